@@ -1,0 +1,3 @@
+from kessai.cli import main
+
+raise SystemExit(main())

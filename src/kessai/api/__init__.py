@@ -1,0 +1,1 @@
+"""The KOMOJU-compatible HTTP API under /api/v1: authenticate, parse, run, serialize."""

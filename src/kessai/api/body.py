@@ -1,0 +1,107 @@
+"""Request bodies: JSON or HTML form encoding (with bracket nesting), identical in meaning.
+
+    metadata[order]=1            → {"metadata": {"order": "1"}}
+    line_items[0][amount]=500    → {"line_items": [{"amount": "500"}]}
+    payment_types[]=konbini      → {"payment_types": ["konbini"]}
+
+Form values stay strings; the request schemas accept digit strings as integers and
+"true"/"false" as booleans, so both encodings mean the same thing. An empty body is an
+empty object whatever its content type.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+from kessai.errors import BadRequest
+
+MAX_BODY = 1024 * 1024
+_SEGMENT = re.compile(r"\[([^\[\]]*)\]")
+
+
+def parse_body(content_type: str | None, raw: bytes) -> dict[str, Any]:
+    if len(raw) > MAX_BODY:
+        raise BadRequest("The request body is larger than 1 MiB.")
+    if not raw.strip():
+        return {}
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if not media:
+        media = "application/json" if raw.lstrip()[:1] in (b"{", b"[") else (
+            "application/x-www-form-urlencoded"
+        )
+    if media == "application/json" or media.endswith("+json"):
+        return _json(raw)
+    if media == "application/x-www-form-urlencoded":
+        return _form(raw)
+    raise BadRequest(
+        f"Unsupported Content-Type {media!r}: send application/json or "
+        "application/x-www-form-urlencoded."
+    )
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise BadRequest("The JSON request body must be an object of parameters.")
+    return data
+
+
+def _form(raw: bytes) -> dict[str, Any]:
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("The form-encoded request body could not be parsed.") from None
+    root: dict[str, Any] = {}
+    for key, value in pairs:
+        _assign(root, key, value)
+    return _listify(root)
+
+
+def _assign(root: dict[str, Any], key: str, value: str) -> None:
+    head, _, rest = key.partition("[")
+    if not head:
+        raise BadRequest(f"Form field {key!r} has no name.")
+    path = [head]
+    if rest:
+        path += _SEGMENT.findall("[" + rest)
+    node: Any = root
+    for i, part in enumerate(path):
+        last = i == len(path) - 1
+        if part == "":  # "a[]": append
+            if not isinstance(node, _Appendable):
+                raise BadRequest(f"Form field {key!r} mixes list and object forms.")
+            if last:
+                node.append(value)
+                return
+            node.append({})
+            node = node[-1]
+            continue
+        if not isinstance(node, dict):
+            raise BadRequest(f"Form field {key!r} mixes list and object forms.")
+        if last:
+            node[part] = value
+            return
+        nxt = path[i + 1]
+        if part not in node or not isinstance(node[part], (dict, list)):
+            node[part] = _Appendable() if nxt == "" else {}
+        node = node[part]
+
+
+class _Appendable(list[Any]):
+    pass
+
+
+def _listify(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_listify(v) for v in node]
+    if isinstance(node, dict):
+        if node and all(k.isdigit() for k in node):
+            return [_listify(node[k]) for k in sorted(node, key=int)]
+        return {k: _listify(v) for k, v in node.items()}
+    return node

@@ -1,0 +1,128 @@
+"""The one error tree. Every error a client can see is a `KessaiError`.
+
+    KessaiError                      code (stable)            HTTP
+    ├── BadRequest                   bad_request              400
+    ├── Unauthorized                 unauthorized             401
+    ├── Forbidden                    forbidden                403
+    ├── NotFound                     not_found                404
+    ├── Conflict                     conflict                 409
+    ├── ParameterError                                        422
+    │   ├── MissingParameter         missing_parameter
+    │   ├── InvalidParameter         invalid_parameter
+    │   ├── InvalidCurrency          invalid_currency
+    │   └── InvalidPaymentType       invalid_payment_type
+    ├── StateError                                            422
+    │   ├── NotCapturable            not_capturable
+    │   ├── NotRefundable            not_refundable
+    │   ├── NotCancellable           not_cancellable
+    │   └── SessionNotPayable        session_not_payable
+    └── ProcessorUnavailable         processor_unavailable    503
+
+A declined card is *not* here: declines are data (`kessai.core.outcomes.Declined`) that the
+service records and the transport renders as a 402 body with the decline code.
+
+Messages say what was wrong and how to fix it. They never echo card numbers or CVVs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class KessaiError(Exception):
+    status = 500
+    code = "internal_server_error"
+
+    def __init__(
+        self, message: str, *, param: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.details = details or {}
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.code, self.message, self.param, self.details)
+
+
+def error_body(
+    code: str, message: str, param: str | None = None, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "param": param, "details": details or {}}}
+
+
+class BadRequest(KessaiError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(KessaiError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(KessaiError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(KessaiError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(KessaiError):
+    status = 409
+    code = "conflict"
+
+
+class ParameterError(KessaiError):
+    status = 422
+    code = "invalid_parameter"
+
+
+class MissingParameter(ParameterError):
+    code = "missing_parameter"
+
+
+class InvalidParameter(ParameterError):
+    code = "invalid_parameter"
+
+
+class InvalidCurrency(ParameterError):
+    code = "invalid_currency"
+
+
+class InvalidPaymentType(ParameterError):
+    code = "invalid_payment_type"
+
+
+class StateError(KessaiError):
+    status = 422
+
+
+class NotCapturable(StateError):
+    code = "not_capturable"
+
+
+class NotRefundable(StateError):
+    code = "not_refundable"
+
+
+class NotCancellable(StateError):
+    code = "not_cancellable"
+
+
+class SessionNotPayable(StateError):
+    code = "session_not_payable"
+
+
+class ProcessorUnavailable(KessaiError):
+    status = 503
+    code = "processor_unavailable"
+
+
+PARAMETER_ERRORS: dict[str, type[ParameterError]] = {
+    cls.code: cls
+    for cls in (MissingParameter, InvalidParameter, InvalidCurrency, InvalidPaymentType)
+}

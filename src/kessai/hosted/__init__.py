@@ -1,0 +1,1 @@
+"""The hosted checkout page: server-rendered HTML, no JavaScript needed, nothing external."""

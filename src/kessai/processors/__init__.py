@@ -1,0 +1,1 @@
+"""Payment processors: the interface (`base.Processor`) and its implementations."""

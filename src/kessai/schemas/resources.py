@@ -1,0 +1,115 @@
+"""The JSON objects kessai sends: sessions, payments and pay results (contract 2 and 3).
+
+Pure functions from stored rows to plain dicts; they validate against the KOMOJU SDK
+schemas in shared/reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from kessai.core.payment_types import CARD_BRANDS, PAYMENT_TYPES
+from kessai.core.sessions import CUSTOMER_MODES, PAYMENT_MODES, is_expired
+
+Row = Mapping[str, Any]
+
+
+def timestamp(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def payment(row: Row) -> dict[str, Any]:
+    tax, fee = row["tax"], row["payment_method_fee"]
+    return {
+        "id": row["id"],
+        "resource": "payment",
+        "status": row["status"],
+        "amount": row["amount"],
+        "tax": tax,
+        "payment_method_fee": fee,
+        "total": row["amount"] + tax + fee,
+        "currency": row["currency"],
+        "description": row["description"],
+        "captured_at": timestamp(row["captured_at"]),
+        "external_order_num": row["external_order_num"],
+        "metadata": row["metadata"] or {},
+        "created_at": timestamp(row["created_at"]),
+        "amount_refunded": row["amount_refunded"],
+        "locale": row["locale"],
+        "session": row["session_id"],
+        "customer": row["customer_id"],
+        "customer_family_name": row["customer_family_name"],
+        "customer_given_name": row["customer_given_name"],
+        "mcc": row["mcc"],
+        "statement_descriptor": row["statement_descriptor"],
+        "payment_deadline": timestamp(row["payment_deadline"]),
+        "payment_details": {"type": row["payment_type"], **row["payment_details"]},
+        "refunds": [],
+        "refund_requests": [],
+    }
+
+
+def payment_method(slug: str, amount: int, currency: str) -> dict[str, Any]:
+    ptype = PAYMENT_TYPES[slug]
+    method: dict[str, Any] = {
+        "type": slug,
+        "amount": amount,
+        "currency": currency,
+        "exchange_rate": 1,
+        "offsite": ptype.offsite,
+        "customer_fee": 0,
+    }
+    if slug == "credit_card":
+        method["brands"] = list(CARD_BRANDS)
+    return method
+
+
+def session(
+    row: Row, *, base_url: str, now: datetime, payment_row: Row | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": row["id"],
+        "resource": "session",
+        "mode": row["mode"],
+        "amount": row["amount"],
+        "currency": row["currency"],
+        "session_url": f"{base_url}/sessions/{row['id']}",
+        "return_url": row["return_url"],
+        "default_locale": row["default_locale"],
+        "payment_methods": [
+            payment_method(slug, row["amount"], row["currency"]) for slug in row["payment_types"]
+        ],
+        "created_at": timestamp(row["created_at"]),
+        "cancelled_at": timestamp(row["cancelled_at"]),
+        "completed_at": timestamp(row["completed_at"]),
+        "expires_at": timestamp(row["expires_at"]),
+        "status": row["status"],
+        "expired": is_expired(row["status"], row["expires_at"], now),
+        "merchant": {"name": row["merchant_name"]},
+        "metadata": row["metadata"] or {},
+        "payment": payment(payment_row) if payment_row is not None else None,
+        "secure_token": None,
+        "external_customer_id": row["external_customer_id"],
+    }
+    if row["mode"] in PAYMENT_MODES:
+        body["payment_data"] = row["payment_data"] or {"capture": "auto"}
+    if row["mode"] in CUSTOMER_MODES:
+        body["customer_id"] = row["customer_id"]
+    if row["line_items"] is not None:
+        body["line_items"] = row["line_items"]
+    if row["email"] is not None:
+        body["email"] = row["email"]
+    return body
+
+
+def pay_result(
+    status: str, redirect_url: str | None, payment_body: dict[str, Any] | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"status": status, "redirect_url": redirect_url}
+    if payment_body is not None:
+        body["payment"] = payment_body
+    return body

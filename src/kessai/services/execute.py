@@ -1,0 +1,143 @@
+"""Running operations: the one place transactions are opened, and idempotency.
+
+`run()` executes a writing operation in one transaction. With an idempotency key, the key
+row is claimed in that same transaction and the rendered response stored before commit:
+a replay returns the stored status and body; the same key with another request is 422;
+the same key still running elsewhere is 409. Expected errors (`KessaiError` below 500)
+are stored too, so a replay gets the same error. Bugs and 5xx errors are not stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kessai.errors import Conflict, InvalidParameter, KessaiError
+from kessai.services.runtime import Caller, Runtime
+from kessai.store import idempotency
+
+T = TypeVar("T")
+Operation = Callable[[AsyncConnection], Awaitable[T]]
+Rendered = tuple[int, bytes]
+KEY_TTL = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    key: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, key: str, method: str, path: str, body: bytes) -> IdempotencyKey:
+        digest = hashlib.sha256()
+        for part in (method.encode(), path.encode(), body):
+            digest.update(len(part).to_bytes(8, "big") + part)
+        return cls(key, digest.hexdigest())
+
+
+def dumps(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def render_error(exc: KessaiError) -> Rendered:
+    return exc.status, dumps(exc.body())
+
+
+async def read(rt: Runtime, operation: Operation[T]) -> T:
+    async with rt.db.transaction(write=False) as conn:
+        return await operation(conn)
+
+
+async def write(rt: Runtime, operation: Operation[T]) -> T:
+    async with rt.db.transaction() as conn:
+        return await operation(conn)
+
+
+async def run(
+    rt: Runtime,
+    caller: Caller,
+    key: IdempotencyKey | None,
+    operation: Operation[T],
+    render: Callable[[T], Rendered],
+) -> Rendered:
+    """Run a write and render it; errors are rendered too (and stored under the key)."""
+    try:
+        async with rt.db.transaction() as conn:
+            key_id = None
+            if key is not None:
+                key_id, replay = await _claim(rt, conn, caller, key)
+                if replay is not None:
+                    return replay
+            rendered = render(await operation(conn))
+            if key_id is not None:
+                await idempotency.finish(conn, key_id, *rendered)
+            return rendered
+    except KessaiError as exc:
+        rendered = render_error(exc)
+        if key is not None and exc.status < 500 and not isinstance(exc, _KeyError):
+            rendered = await _store_error(rt, caller, key, rendered)
+        return rendered
+
+
+class _KeyError(InvalidParameter):
+    """A problem with the idempotency key itself: never stored under it."""
+
+
+class _KeyConflict(Conflict):
+    pass
+
+
+async def _claim(
+    rt: Runtime, conn: AsyncConnection, caller: Caller, key: IdempotencyKey
+) -> tuple[int | None, Rendered | None]:
+    now = rt.clock()
+    key_id = await idempotency.claim(
+        conn,
+        merchant_id=caller.merchant_id,
+        livemode=caller.livemode,
+        key=key.key,
+        fingerprint=key.fingerprint,
+        now=now,
+    )
+    if key_id is not None:
+        return key_id, None
+    row = await idempotency.existing(
+        conn, merchant_id=caller.merchant_id, livemode=caller.livemode, key=key.key
+    )
+    if row is None or row["status_code"] is None:
+        raise _KeyConflict(
+            "A request with this X-KOMOJU-IDEMPOTENCY key is still being processed; "
+            "retry in a moment."
+        )
+    if now - row["created_at"] > KEY_TTL:
+        # An expired key is forgotten: take it over for this request.
+        await idempotency.forget(conn, row["id"])
+        return await _claim(rt, conn, caller, key)
+    if row["fingerprint"] != key.fingerprint:
+        raise _KeyError(
+            "This X-KOMOJU-IDEMPOTENCY key was already used for a different request; "
+            "use a new key for a new request.",
+            param="X-KOMOJU-IDEMPOTENCY",
+        )
+    return None, (int(row["status_code"]), bytes(row["body"]))
+
+
+async def _store_error(
+    rt: Runtime, caller: Caller, key: IdempotencyKey, rendered: Rendered
+) -> Rendered:
+    try:
+        async with rt.db.transaction() as conn:
+            key_id, replay = await _claim(rt, conn, caller, key)
+            if replay is not None:
+                return replay
+            if key_id is not None:
+                await idempotency.finish(conn, key_id, *rendered)
+    except KessaiError as exc:
+        return render_error(exc)
+    return rendered

@@ -1,0 +1,46 @@
+"""What the services need at run time, built once per process and passed in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from kessai.errors import ProcessorUnavailable
+from kessai.processors.base import Processor
+from kessai.settings import Settings
+from kessai.store.db import Database
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The merchant and mode an API key speaks for."""
+
+    merchant_id: str
+    merchant_name: str
+    livemode: bool
+    kind: str  # secret | publishable
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    secret: bytes  # server secret: card fingerprints, CSRF tokens
+    test_processor: Processor
+    live_processor: Processor | None = None
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def processor(self, livemode: bool) -> Processor:
+        if not livemode:
+            return self.test_processor
+        if self.live_processor is None:
+            raise ProcessorUnavailable(
+                "No live processor is configured on this kessai server; live-mode keys "
+                "cannot move money. Use test-mode keys, or configure a live processor."
+            )
+        return self.live_processor

@@ -1,0 +1,35 @@
+"""Settings, read once from `KESSAI_*` environment variables and passed down.
+
+Nothing else in kessai reads the environment; `create_app(settings)` and the CLI take a
+`Settings` object, so tests build their own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_DATABASE_URL = "sqlite:///kessai.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    base_url: str = "http://127.0.0.1:8000"
+    # Pool size per server process (PostgreSQL); SQLite uses a small pool of its own.
+    db_pool_size: int = 10
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, host: str = "127.0.0.1", port: int = 8000
+    ) -> Settings:
+        env = os.environ if env is None else env
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        return cls(
+            database_url=env.get("KESSAI_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            base_url=(env.get("KESSAI_BASE_URL") or f"http://{shown_host}:{port}").rstrip("/"),
+            db_pool_size=int(env.get("KESSAI_DB_POOL_SIZE") or 10),
+            log_level=env.get("KESSAI_LOG_LEVEL") or "info",
+        )

@@ -1,0 +1,1 @@
+"""Persistence: tables, the engine, the unit of work, queries and Alembic migrations."""

@@ -1,0 +1,62 @@
+"""Session rows: insert, read, and the conditional updates that move their status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kessai.store.tables import merchants, sessions
+
+_WITH_MERCHANT = sa.select(sessions, merchants.c.name.label("merchant_name")).join(
+    merchants, merchants.c.id == sessions.c.merchant_id
+)
+
+
+async def insert(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(sessions.insert().values(**values))
+
+
+async def get(
+    conn: AsyncConnection,
+    session_id: str,
+    *,
+    merchant_id: str | None = None,
+    livemode: bool | None = None,
+    lock: bool = False,
+) -> RowMapping | None:
+    """The session with its merchant's name; scoped to a merchant and mode when given.
+
+    `lock=True` takes a row lock (PostgreSQL) for the rest of the transaction; on SQLite the
+    writing transaction already holds the database lock.
+    """
+    query = _WITH_MERCHANT.where(sessions.c.id == session_id)
+    if merchant_id is not None:
+        query = query.where(sessions.c.merchant_id == merchant_id, sessions.c.livemode == livemode)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update(of=sessions)
+    return (await conn.execute(query)).mappings().first()
+
+
+async def complete(
+    conn: AsyncConnection, session_id: str, payment_id: str | None, now: datetime
+) -> bool:
+    """pending → completed; True only for the one caller that moved it."""
+    result = await conn.execute(
+        sessions.update()
+        .where(sessions.c.id == session_id, sessions.c.status == "pending")
+        .values(status="completed", completed_at=now, payment_id=payment_id)
+    )
+    return result.rowcount == 1
+
+
+async def cancel(conn: AsyncConnection, session_id: str, now: datetime) -> bool:
+    result = await conn.execute(
+        sessions.update()
+        .where(sessions.c.id == session_id, sessions.c.status == "pending")
+        .values(status="cancelled", cancelled_at=now)
+    )
+    return result.rowcount == 1

@@ -1,0 +1,152 @@
+"""The schema, in SQLAlchemy Core. Alembic migrations create exactly this.
+
+Invariants the database itself enforces:
+* `api_keys.key_digest` is unique: a key belongs to one merchant.
+* `payments.completes_session` is unique: a session has at most one successful payment.
+* `(merchant_id, livemode, external_order_num)` is unique among sessions.
+* `(merchant_id, livemode, key)` is unique among idempotency keys.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from kessai.store.coltypes import JSON, UTCDateTime
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = sa.String(25)
+
+server_secrets = sa.Table(
+    "server_secrets",
+    metadata,
+    sa.Column("name", sa.String(50), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+)
+
+merchants = sa.Table(
+    "merchants",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("merchant_id", ID, sa.ForeignKey("merchants.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(12), nullable=False),  # secret | publishable
+    sa.Column("livemode", sa.Boolean(), nullable=False),
+    sa.Column("key_digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("key_hint", sa.String(20), nullable=False),  # e.g. "sk_test_…ab12"
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("merchant_id", ID, sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean(), nullable=False),
+    sa.Column("mode", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("amount", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("return_url", sa.Text(), nullable=True),
+    sa.Column("email", sa.String(255), nullable=True),
+    sa.Column("default_locale", sa.String(2), nullable=False),
+    sa.Column("external_customer_id", sa.String(255), nullable=True),
+    sa.Column("external_order_num", sa.String(255), nullable=True),
+    sa.Column("customer_id", ID, nullable=True),
+    sa.Column("payment_types", JSON, nullable=False),
+    sa.Column("line_items", JSON, nullable=True),
+    sa.Column("metadata", JSON, nullable=False),
+    sa.Column("payment_data", JSON, nullable=True),
+    sa.Column("scenario", sa.String(40), nullable=True),
+    sa.Column("payment_id", ID, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("completed_at", UTCDateTime(), nullable=True),
+    sa.Column("cancelled_at", UTCDateTime(), nullable=True),
+    sa.UniqueConstraint("merchant_id", "livemode", "external_order_num"),
+    sa.Index(None, "merchant_id", "livemode", "created_at"),
+)
+
+payments = sa.Table(
+    "payments",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("merchant_id", ID, sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean(), nullable=False),
+    sa.Column("session_id", ID, sa.ForeignKey("sessions.id"), nullable=True, index=True),
+    # Set to session_id once this payment completes its session; unique, so a session can
+    # never have two successful payments, whatever the concurrency.
+    sa.Column("completes_session", ID, nullable=True, unique=True),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("payment_type", sa.String(30), nullable=False),
+    sa.Column("amount", sa.BigInteger(), nullable=False),
+    sa.Column("tax", sa.BigInteger(), nullable=False),
+    sa.Column("payment_method_fee", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("amount_refunded", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("capture_requested", sa.Boolean(), nullable=False),
+    # Non-sensitive details only: brand, last four, expiry, name, email, verification result.
+    sa.Column("payment_details", JSON, nullable=False),
+    # HMAC of the card number with the server's secret: matches cards without storing them.
+    sa.Column("card_fingerprint", sa.String(64), nullable=True),
+    sa.Column("processor", sa.String(30), nullable=False),
+    sa.Column("processor_state", sa.String(60), nullable=True),
+    sa.Column("failure_code", sa.String(40), nullable=True),
+    sa.Column("customer_id", ID, nullable=True),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("external_order_num", sa.String(255), nullable=True),
+    sa.Column("metadata", JSON, nullable=False),
+    sa.Column("locale", sa.String(2), nullable=False),
+    sa.Column("mcc", sa.String(4), nullable=True),
+    sa.Column("statement_descriptor", JSON, nullable=True),
+    sa.Column("customer_family_name", sa.String(255), nullable=True),
+    sa.Column("customer_given_name", sa.String(255), nullable=True),
+    sa.Column("payment_deadline", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("captured_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "merchant_id", "livemode", "created_at"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("merchant_id", ID, sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean(), nullable=False),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("reason", sa.String(255), nullable=True),
+    sa.Column("data", JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "merchant_id", "livemode", "created_at"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("merchant_id", ID, sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean(), nullable=False),
+    sa.Column("key", sa.String(100), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    # Filled in the same transaction as the work; a row is only ever seen complete.
+    sa.Column("status_code", sa.Integer(), nullable=True),
+    sa.Column("body", sa.LargeBinary(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
+    sa.UniqueConstraint("merchant_id", "livemode", "key"),
+)
