@@ -16,9 +16,9 @@ from kessai.store.db import Database
 from kessai.store.migrate import upgrade
 
 
-async def _create_merchant(settings: Settings, name: str, *, only_if_empty: bool = False) -> (
-    tuple[str, dict[str, str]] | None
-):
+async def _create_merchant(
+    settings: Settings, name: str, *, only_if_empty: bool = False
+) -> tuple[str, dict[str, str]] | None:
     await upgrade(settings.database_url)
     db = Database.from_url(settings.database_url, pool_size=1)
     try:

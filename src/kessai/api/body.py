@@ -29,8 +29,10 @@ def parse_body(content_type: str | None, raw: bytes) -> dict[str, Any]:
         return {}
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if not media:
-        media = "application/json" if raw.lstrip()[:1] in (b"{", b"[") else (
-            "application/x-www-form-urlencoded"
+        media = (
+            "application/json"
+            if raw.lstrip()[:1] in (b"{", b"[")
+            else ("application/x-www-form-urlencoded")
         )
     if media == "application/json" or media.endswith("+json"):
         return _json(raw)

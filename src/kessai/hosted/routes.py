@@ -48,18 +48,22 @@ def _rt(request: Request) -> Runtime:
 
 
 def _page(
-    request: Request, template: str, locale: str, status: int = 200, **context: Any
+    request: Request, template: str, locale: str, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     cookie = request.cookies.get(csrf.COOKIE) or csrf.new_cookie()
     target = context.get("csrf_target", "")
-    html = environment(locale).get_template(template).render(
-        locale=locale,
-        locales=LOCALES,
-        path=request.url.path,
-        csrf_token=csrf.token(_rt(request).secret, cookie, target) if target else "",
-        **context,
+    html = (
+        environment(locale)
+        .get_template(template)
+        .render(
+            locale=locale,
+            locales=LOCALES,
+            path=request.url.path,
+            csrf_token=csrf.token(_rt(request).secret, cookie, target) if target else "",
+            **context,
+        )
     )
-    response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
     if request.cookies.get(csrf.COOKIE) != cookie:
         response.set_cookie(csrf.COOKIE, cookie, httponly=True, samesite="lax", path="/")
     return response
@@ -103,7 +107,9 @@ def _checkout(
             for item in row["line_items"] or []
         ],
         payment_types=[PAYMENT_TYPES[slug] for slug in row["payment_types"]],
-        return_url=sessions.return_url_for(row, rt.settings.base_url) if row["return_url"] else None,
+        return_url=sessions.return_url_for(row, rt.settings.base_url)
+        if row["return_url"]
+        else None,
         error=error,
         form=form or {},
         years=range(now.year, now.year + 15),
@@ -130,7 +136,10 @@ async def pay(request: Request, session_id: str) -> Response:
     locale = pick_locale(form.get("locale"), view.row["default_locale"])
     if not csrf.valid(rt.secret, request.cookies.get(csrf.COOKIE), session_id, form.get("csrf")):
         return _checkout(
-            request, view, locale, status=403,
+            request,
+            view,
+            locale,
+            status=403,
             error=_(locale, "Your form expired. Please check your details and try again."),
         )
     payment_type = form.get("payment_type", "credit_card")
@@ -146,14 +155,19 @@ async def pay(request: Request, session_id: str) -> Response:
         return RedirectResponse(f"/sessions/{session_id}?locale={locale}", status_code=303)
     except KessaiError as exc:
         kept = {k: v for k, v in form.items() if k in ("name", "email", "month", "year")}
-        return _checkout(request, view, locale, status=exc.status,
-                         error=_field_message(locale, exc), form=kept)
+        return _checkout(
+            request, view, locale, status=exc.status, error=_field_message(locale, exc), form=kept
+        )
     if result.decline is not None:
         kept = {k: v for k, v in form.items() if k in ("name", "email")}
-        return _checkout(request, result.session, locale, status=402,
-                         error=_(locale, DECLINE_MESSAGES.get(result.decline.code,
-                                                              result.decline.message)),
-                         form=kept)
+        return _checkout(
+            request,
+            result.session,
+            locale,
+            status=402,
+            error=_(locale, DECLINE_MESSAGES.get(result.decline.code, result.decline.message)),
+            form=kept,
+        )
     return RedirectResponse(_with_locale(result.redirect_url or "", rt, locale), status_code=303)
 
 

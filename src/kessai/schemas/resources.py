@@ -13,7 +13,7 @@ from typing import Any
 from kessai.core.payment_types import CARD_BRANDS, PAYMENT_TYPES
 from kessai.core.sessions import CUSTOMER_MODES, PAYMENT_MODES, is_expired
 
-Row = Mapping[str, Any]
+Row = Mapping[Any, Any]
 
 
 def timestamp(value: datetime | None) -> str | None:

@@ -8,6 +8,7 @@ its status checked, and completion is a conditional update backed by the unique
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,14 +48,14 @@ SCENARIOS = tuple(code for code in DECLINE_MESSAGES if code != "three_d_secure_f
 
 @dataclass(frozen=True)
 class SessionView:
-    row: RowMapping
-    payment: RowMapping | dict[str, Any] | None
+    row: Mapping[Any, Any]
+    payment: Mapping[Any, Any] | None
 
 
 @dataclass(frozen=True)
 class PayResult:
     session: SessionView
-    payment: RowMapping | dict[str, Any] | None
+    payment: Mapping[Any, Any] | None
     redirect_url: str | None
     decline: Declined | None = None
 
@@ -139,7 +140,7 @@ async def create(
             "payment_data[external_order_num] is already used by another session",
             param="payment_data[external_order_num]",
         ) from None
-    return SessionView({**values, "merchant_name": caller.merchant_name}, None)  # type: ignore[arg-type]
+    return SessionView({**values, "merchant_name": caller.merchant_name}, None)
 
 
 async def _order_num_taken(conn: AsyncConnection, caller: Caller, order_num: str) -> bool:
@@ -175,7 +176,7 @@ async def cancel(
     return await _view(conn, row)
 
 
-def return_url_for(row: RowMapping, base_url: str) -> str:
+def return_url_for(row: Mapping[Any, Any], base_url: str) -> str:
     """Where the customer goes when done: return_url with session_id, else the session page."""
     url = row["return_url"]
     if not url:
