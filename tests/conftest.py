@@ -1,0 +1,208 @@
+"""Shared fixtures: a real store (SQLite file, or PostgreSQL when KESSAI_DATABASE_URL says
+so), a real `kessai serve` process, merchants made with `kessai merchant create --json`,
+and the KOMOJU SDK schemas every response is checked against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS = Path(__file__).resolve().parent / "reference" / "komoju-sdk-schemas"
+KESSAI = [sys.executable, "-m", "kessai"]
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("KESSAI_DATABASE_URL", "")
+    return url if url.startswith(("postgresql://", "postgres://")) else None
+
+
+async def _pg(url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh store for this test run: a new PostgreSQL database, or a new SQLite file."""
+    pg = _postgres_url()
+    if pg is None:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'kessai.db'}"
+        return
+    name = f"kessai_test_{secrets.token_hex(4)}"
+    asyncio.run(_pg(pg, f'CREATE DATABASE "{name}"'))
+    base, _, _ = pg.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(_pg(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    base_url: str
+    database_url: str
+    log_path: Path
+    workdir: Path
+    process: subprocess.Popen[bytes]
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "KESSAI_DATABASE_URL": self.database_url}
+
+    def merchant(self, name: str = "Test Shop") -> Merchant:
+        out = subprocess.run(
+            [*KESSAI, "merchant", "create", "--name", name, "--json"],
+            env=self.env(),
+            cwd=self.workdir,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        data = json.loads(out.stdout)
+        return Merchant(self, data["id"], data["name"], data["secret_key"], data["publishable_key"])
+
+
+@dataclass
+class Merchant:
+    server: Server
+    id: str
+    name: str
+    secret_key: str
+    publishable_key: str
+
+    def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(
+            base_url=f"{self.server.base_url}/api/v1",
+            auth=(key or self.secret_key, ""),
+            timeout=30,
+            **kwargs,
+        )
+
+
+def start_server(database_url: str, workdir: Path, *extra: str) -> Server:
+    port = free_port()
+    log_path = workdir / f"server-{port}.log"
+    env = {**os.environ, "KESSAI_DATABASE_URL": database_url, "KESSAI_LOG_LEVEL": "info"}
+    env.pop("KESSAI_BASE_URL", None)
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [*KESSAI, "serve", "--port", str(port), *extra],
+        env=env,
+        cwd=workdir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"kessai serve exited:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return Server(base_url, database_url, log_path, workdir, process)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"kessai serve did not become healthy:\n{log_path.read_text()}")
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(database_url, tmp_path_factory.mktemp("server"))
+    try:
+        yield srv
+    finally:
+        stop_server(srv)
+
+
+@pytest.fixture(scope="session")
+def merchant(server: Server) -> Merchant:
+    return server.merchant("Test Shop")
+
+
+@pytest.fixture
+def api(merchant: Merchant) -> Iterator[httpx.Client]:
+    """An API client with the shared merchant's secret key."""
+    with merchant.client() as client:
+        yield client
+
+
+@pytest.fixture
+def public_api(merchant: Merchant) -> Iterator[httpx.Client]:
+    """An API client with the shared merchant's publishable key."""
+    with merchant.client(merchant.publishable_key) as client:
+        yield client
+
+
+_schema_cache: dict[str, dict[str, Any]] = {}
+
+
+def assert_schema(body: Any, name: str) -> None:
+    """Fail unless `body` validates against the KOMOJU SDK schema `name`."""
+    if name not in _schema_cache:
+        _schema_cache[name] = json.loads((SCHEMAS / f"{name}.json").read_text())
+    validator = jsonschema.Draft7Validator(_schema_cache[name])
+    errors = sorted(validator.iter_errors(body), key=lambda e: list(e.path))
+    assert not errors, f"{name} schema: " + "; ".join(
+        f"{'/'.join(map(str, e.path))}: {e.message[:200]}" for e in errors[:5]
+    )
+
+
+def assert_error(
+    response: httpx.Response, status: int, code: str, param: str | None = ...
+) -> dict[str, Any]:  # type: ignore[assignment]
+    """Fail unless the response is a KOMOJU error with this status, code (and param)."""
+    assert response.status_code == status, (response.status_code, response.text)
+    body = response.json()
+    assert_schema(body, "APIError")
+    assert body["error"]["code"] == code, body
+    if param is not ...:
+        assert body["error"]["param"] == param, body
+    assert body["error"]["message"], body
+    return body
+
+
+CARD = {
+    "type": "credit_card",
+    "number": "4111111111111111",
+    "month": 12,
+    "year": 2035,
+    "verification_value": "123",
+    "name": "Taro Yamada",
+}
