@@ -1,31 +1,32 @@
-"""Helpers every API route uses: the runtime, the body, the idempotency key, responses."""
+"""What every API route does: authenticate, read the body, run one operation, respond."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kessai.api.auth import authenticate
 from kessai.api.body import parse_body
 from kessai.errors import InvalidParameter
+from kessai.services import execute
 from kessai.services.execute import IdempotencyKey, Rendered, dumps
-from kessai.services.runtime import Runtime
+from kessai.services.runtime import Caller, Runtime
 
+T = TypeVar("T")
 IDEMPOTENCY_HEADER = "X-KOMOJU-IDEMPOTENCY"
+Body = Callable[[], dict[str, Any]]
+WriteOp = Callable[[AsyncConnection, Runtime, Caller, Body], Awaitable[T]]
+ReadOp = Callable[[AsyncConnection, Runtime, Caller], Awaitable[T]]
+Render = Callable[[Runtime, T], Rendered]
 
 
 def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
-
-
-async def raw_body(request: Request) -> bytes:
-    return await request.body()
-
-
-def body_of(request: Request, raw: bytes) -> dict[str, Any]:
-    return parse_body(request.headers.get("content-type"), raw)
 
 
 def idempotency_key(request: Request, raw: bytes) -> IdempotencyKey | None:
@@ -47,3 +48,39 @@ def json_response(rendered: Rendered) -> Response:
 
 def ok(body: Any) -> Rendered:
     return 200, dumps(body)
+
+
+async def write(
+    request: Request, operation: WriteOp[T], render: Render[T], *, secret_only: bool = True
+) -> Response:
+    """A POST/PATCH/DELETE: one transaction, idempotent when the client sends a key.
+
+    The body is parsed inside the operation, so a malformed request's error is stored
+    under its idempotency key like any other response.
+    """
+    rt = runtime(request)
+    caller = await authenticate(rt, request, secret_only=secret_only)
+    raw = await request.body()
+    key = idempotency_key(request, raw)
+
+    def body() -> dict[str, Any]:
+        return parse_body(request.headers.get("content-type"), raw)
+
+    return json_response(
+        await execute.run(
+            rt,
+            caller,
+            key,
+            lambda conn: operation(conn, rt, caller, body),
+            lambda result: render(rt, result),
+        )
+    )
+
+
+async def read(
+    request: Request, operation: ReadOp[T], render: Render[T], *, secret_only: bool = True
+) -> Response:
+    rt = runtime(request)
+    caller = await authenticate(rt, request, secret_only=secret_only)
+    result = await execute.read(rt, lambda conn: operation(conn, rt, caller))
+    return json_response(render(rt, result))
