@@ -1,11 +1,12 @@
 """Request bodies: JSON or HTML form encoding (with bracket nesting), identical in meaning.
 
     metadata[order]=1            → {"metadata": {"order": "1"}}
-    line_items[0][amount]=500    → {"line_items": [{"amount": "500"}]}
+    line_items[0][amount]=500    → {"line_items": {"0": {"amount": "500"}}}
     payment_types[]=konbini      → {"payment_types": ["konbini"]}
 
 Form values stay strings; the request schemas accept digit strings as integers and
-"true"/"false" as booleans, so both encodings mean the same thing. An empty body is an
+"true"/"false" as booleans, and objects keyed "0", "1", ... where they expect arrays, so both
+encodings mean the same thing. An empty body is an
 empty object whatever its content type.
 """
 
@@ -19,6 +20,7 @@ from urllib.parse import parse_qsl
 from kessai.errors import BadRequest
 
 MAX_BODY = 1024 * 1024
+MAX_DEPTH = 16
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 
 
@@ -49,6 +51,8 @@ def _json(raw: bytes) -> dict[str, Any]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("The request body is not valid JSON.") from None
+    except RecursionError:
+        raise BadRequest("The JSON request body is nested too deeply.") from None
     if not isinstance(data, dict):
         raise BadRequest("The JSON request body must be an object of parameters.")
     return data
@@ -62,7 +66,7 @@ def _form(raw: bytes) -> dict[str, Any]:
     root: dict[str, Any] = {}
     for key, value in pairs:
         _assign(root, key, value)
-    return _listify(root)
+    return root
 
 
 def _assign(root: dict[str, Any], key: str, value: str) -> None:
@@ -72,6 +76,8 @@ def _assign(root: dict[str, Any], key: str, value: str) -> None:
     path = [head]
     if rest:
         path += _SEGMENT.findall("[" + rest)
+    if len(path) > MAX_DEPTH:
+        raise BadRequest(f"Form field {key[:40]!r}... is nested too deeply.")
     node: Any = root
     for i, part in enumerate(path):
         last = i == len(path) - 1
@@ -97,13 +103,3 @@ def _assign(root: dict[str, Any], key: str, value: str) -> None:
 
 class _Appendable(list[Any]):
     pass
-
-
-def _listify(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_listify(v) for v in node]
-    if isinstance(node, dict):
-        if node and all(k.isdigit() for k in node):
-            return [_listify(node[k]) for k in sorted(node, key=int)]
-        return {k: _listify(v) for k, v in node.items()}
-    return node

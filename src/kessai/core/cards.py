@@ -30,7 +30,7 @@ def normalize_number(value: object) -> str:
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise Invalid("must be a card number made of digits")
     digits = re.sub(r"[ -]", "", str(value))
-    if not digits.isdigit() or not 12 <= len(digits) <= 19:
+    if not re.fullmatch(r"[0-9]{12,19}", digits):
         raise Invalid("must be a card number of 12 to 19 digits")
     if not luhn_ok(digits):
         raise Invalid("is not a valid card number (check digit mismatch)")

@@ -43,5 +43,5 @@ def to_major(minor: int, code: str) -> Decimal:
 
 
 def format_amount(minor: int, code: str, locale: str) -> str:
-    """Human form, e.g. ¥1,000 in ja, US$10.50 in ja, $10.50 in en."""
+    """Human form per Babel's CLDR data, e.g. ￥1,000 (ja, JPY), $10.50 (en, USD)."""
     return str(format_currency(to_major(minor, code), code, locale=locale))

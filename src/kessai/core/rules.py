@@ -18,7 +18,7 @@ class Invalid(ValueError):
         self.message = message
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 # Deliberately simple: one @, a dot in the domain, no spaces or control characters.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -64,8 +64,12 @@ def http_url(value: Any, *, max_length: int = 2048) -> str:
     value = text(value, max_length=max_length)
     if _CONTROL.search(value) or value != value.strip() or " " in value:
         raise Invalid("must be an absolute http or https URL without spaces or control characters")
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(value)
+        hostname = parts.hostname
+    except ValueError:
+        raise Invalid("must be an absolute http or https URL with a valid host") from None
+    if parts.scheme.lower() not in ("http", "https") or not hostname:
         raise Invalid("must be an absolute http or https URL, like https://shop.example/return")
     return value
 
