@@ -71,6 +71,7 @@ class Server:
     log_path: Path
     workdir: Path
     process: subprocess.Popen[bytes]
+    log_file: Any = None
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "KESSAI_DATABASE_URL": self.database_url}
@@ -122,14 +123,16 @@ def start_server(database_url: str, workdir: Path, *extra: str) -> Server:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            log.close()
             raise RuntimeError(f"kessai serve exited:\n{log_path.read_text()}")
         try:
             if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                return Server(base_url, database_url, log_path, workdir, process)
+                return Server(base_url, database_url, log_path, workdir, process, log)
         except httpx.TransportError:
             pass
         time.sleep(0.1)
     process.kill()
+    log.close()
     raise RuntimeError(f"kessai serve did not become healthy:\n{log_path.read_text()}")
 
 
@@ -140,6 +143,8 @@ def stop_server(server: Server) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
+    if server.log_file is not None:
+        server.log_file.close()
 
 
 @pytest.fixture(scope="session")

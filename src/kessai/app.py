@@ -92,7 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
                 405: "This endpoint does not accept that HTTP method.",
             }.get(exc.status_code, str(exc.detail))
             return JSONResponse(error_body(code, message), status_code=exc.status_code)
-        return hosted_routes.error_page(request, exc.status_code, str(exc.detail))
+        return hosted_routes.error_page(request, exc.status_code)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:

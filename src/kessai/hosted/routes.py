@@ -69,9 +69,11 @@ def _page(
     return response
 
 
-def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+def error_page(request: Request, status: int, message: str | None = None) -> HTMLResponse:
+    """A plain page; `message` (already for people) or a generic translated one."""
     locale = pick_locale(request.query_params.get("locale"), "ja")
-    return _page(request, "error.html", locale, status, status=status, message=message)
+    text = message or _(locale, "This page cannot be opened this way.")
+    return _page(request, "error.html", locale, status, status=status, message=text)
 
 
 def _checkout(
@@ -114,6 +116,7 @@ def _checkout(
         form=form or {},
         years=range(now.year, now.year + 15),
         csrf_target=row["id"],
+        page_path=f"/sessions/{row['id']}",
         livemode=row["livemode"],
     )
 
