@@ -29,8 +29,8 @@ def integer(value: Any, *, minimum: int | None = None, maximum: int | None = Non
         raise Invalid("must be an integer, not a boolean")
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,18}", value.strip()):
-        number = int(value.strip())
+    elif isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,18}", value):
+        number = int(value)
     else:
         raise Invalid("must be an integer (minor units, no decimal point)")
     if minimum is not None and number < minimum:
@@ -67,6 +67,7 @@ def http_url(value: Any, *, max_length: int = 2048) -> str:
     try:
         parts = urlsplit(value)
         hostname = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError:
         raise Invalid("must be an absolute http or https URL with a valid host") from None
     if parts.scheme.lower() not in ("http", "https") or not hostname:

@@ -98,6 +98,9 @@ payments = sa.Table(
     sa.Column("tax", sa.BigInteger(), nullable=False),
     sa.Column("payment_method_fee", sa.BigInteger(), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
+    # amount is what was authorized; amount_captured what was captured (a partial capture
+    # may take less); amount_refunded never exceeds amount_captured.
+    sa.Column("amount_captured", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Column("amount_refunded", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Column("capture_requested", sa.Boolean(), nullable=False),
     # Non-sensitive details only: brand, last four, expiry, name, email, verification result.
@@ -121,6 +124,74 @@ payments = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("captured_at", UTCDateTime(), nullable=True),
     sa.Index(None, "merchant_id", "livemode", "created_at"),
+    sa.Index(None, "merchant_id", "livemode", "external_order_num"),
+    sa.Index(None, "customer_id"),
+)
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("merchant_id", ID, sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean(), nullable=False),
+    sa.Column("email", sa.String(255), nullable=True),
+    sa.Column("currency", sa.String(3), nullable=True),
+    sa.Column("locale", sa.String(2), nullable=True),
+    sa.Column("metadata", JSON, nullable=False),
+    # The saved card: its non-sensitive summary and the processor's opaque vault reference.
+    sa.Column("source", JSON, nullable=True),
+    sa.Column("card_reference", sa.String(200), nullable=True),
+    sa.Column("card_fingerprint", sa.String(64), nullable=True),
+    sa.Column("scenario", sa.String(40), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("deleted_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "merchant_id", "livemode", "created_at"),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("merchant_id", ID, sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean(), nullable=False),
+    sa.Column("payment_type", sa.String(30), nullable=False),
+    sa.Column("payment_details", JSON, nullable=False),
+    sa.Column("card_reference", sa.String(200), nullable=True),
+    sa.Column("card_fingerprint", sa.String(64), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime(), nullable=True),
+)
+
+refunds = sa.Table(
+    "refunds",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("payment_id", ID, sa.ForeignKey("payments.id"), nullable=False, index=True),
+    sa.Column("amount", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+refund_requests = sa.Table(
+    "refund_requests",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("payment_id", ID, sa.ForeignKey("payments.id"), nullable=False, index=True),
+    sa.Column("customer_name", sa.String(255), nullable=False),
+    sa.Column("bank_name", sa.String(255), nullable=False),
+    sa.Column("bank_code", sa.String(4), nullable=True),
+    sa.Column("branch_name", sa.String(255), nullable=True),
+    sa.Column("branch_number", sa.String(3), nullable=False),
+    sa.Column("account_type", sa.String(20), nullable=False),
+    sa.Column("account_number", sa.String(7), nullable=False),
+    sa.Column("amount", sa.BigInteger(), nullable=False),
+    sa.Column("include_payment_method_fee", sa.Boolean(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
 events = sa.Table(

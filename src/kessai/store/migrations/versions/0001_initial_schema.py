@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 02:03:42.128983
+Create Date: 2026-11-25 02:19:39.425115
 """
 
 from __future__ import annotations
@@ -52,6 +52,42 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_api_keys_merchant_id"), ["merchant_id"], unique=False)
+
+    op.create_table(
+        "customers",
+        sa.Column("id", sa.String(length=25), nullable=False),
+        sa.Column("merchant_id", sa.String(length=25), nullable=False),
+        sa.Column("livemode", sa.Boolean(), nullable=False),
+        sa.Column("email", sa.String(length=255), nullable=True),
+        sa.Column("currency", sa.String(length=3), nullable=True),
+        sa.Column("locale", sa.String(length=2), nullable=True),
+        sa.Column(
+            "metadata",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "source",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("card_reference", sa.String(length=200), nullable=True),
+        sa.Column("card_fingerprint", sa.String(length=64), nullable=True),
+        sa.Column("scenario", sa.String(length=40), nullable=True),
+        sa.Column("created_at", kessai.store.coltypes.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", kessai.store.coltypes.UTCDateTime(), nullable=False),
+        sa.Column("deleted_at", kessai.store.coltypes.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"], ["merchants.id"], name=op.f("fk_customers_merchant_id_merchants")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),
+    )
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_customers_merchant_id_livemode_created_at"),
+            ["merchant_id", "livemode", "created_at"],
+            unique=False,
+        )
 
     op.create_table(
         "events",
@@ -166,6 +202,27 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "tokens",
+        sa.Column("id", sa.String(length=25), nullable=False),
+        sa.Column("merchant_id", sa.String(length=25), nullable=False),
+        sa.Column("livemode", sa.Boolean(), nullable=False),
+        sa.Column("payment_type", sa.String(length=30), nullable=False),
+        sa.Column(
+            "payment_details",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("card_reference", sa.String(length=200), nullable=True),
+        sa.Column("card_fingerprint", sa.String(length=64), nullable=True),
+        sa.Column("created_at", kessai.store.coltypes.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", kessai.store.coltypes.UTCDateTime(), nullable=False),
+        sa.Column("used_at", kessai.store.coltypes.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"], ["merchants.id"], name=op.f("fk_tokens_merchant_id_merchants")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tokens")),
+    )
+    op.create_table(
         "payments",
         sa.Column("id", sa.String(length=25), nullable=False),
         sa.Column("merchant_id", sa.String(length=25), nullable=False),
@@ -178,6 +235,7 @@ def upgrade() -> None:
         sa.Column("tax", sa.BigInteger(), nullable=False),
         sa.Column("payment_method_fee", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("amount_captured", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("amount_refunded", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("capture_requested", sa.Boolean(), nullable=False),
         sa.Column(
@@ -220,23 +278,82 @@ def upgrade() -> None:
         sa.UniqueConstraint("completes_session", name=op.f("uq_payments_completes_session")),
     )
     with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_payments_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_payments_merchant_id_livemode_created_at"),
             ["merchant_id", "livemode", "created_at"],
             unique=False,
         )
+        batch_op.create_index(
+            batch_op.f("ix_payments_merchant_id_livemode_external_order_num"),
+            ["merchant_id", "livemode", "external_order_num"],
+            unique=False,
+        )
         batch_op.create_index(batch_op.f("ix_payments_session_id"), ["session_id"], unique=False)
+
+    op.create_table(
+        "refund_requests",
+        sa.Column("id", sa.String(length=25), nullable=False),
+        sa.Column("payment_id", sa.String(length=25), nullable=False),
+        sa.Column("customer_name", sa.String(length=255), nullable=False),
+        sa.Column("bank_name", sa.String(length=255), nullable=False),
+        sa.Column("bank_code", sa.String(length=4), nullable=True),
+        sa.Column("branch_name", sa.String(length=255), nullable=True),
+        sa.Column("branch_number", sa.String(length=3), nullable=False),
+        sa.Column("account_type", sa.String(length=20), nullable=False),
+        sa.Column("account_number", sa.String(length=7), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("include_payment_method_fee", sa.Boolean(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("created_at", kessai.store.coltypes.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["payment_id"], ["payments.id"], name=op.f("fk_refund_requests_payment_id_payments")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_refund_requests")),
+    )
+    with op.batch_alter_table("refund_requests", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_refund_requests_payment_id"), ["payment_id"], unique=False
+        )
+
+    op.create_table(
+        "refunds",
+        sa.Column("id", sa.String(length=25), nullable=False),
+        sa.Column("payment_id", sa.String(length=25), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("created_at", kessai.store.coltypes.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["payment_id"], ["payments.id"], name=op.f("fk_refunds_payment_id_payments")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_refunds")),
+    )
+    with op.batch_alter_table("refunds", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_refunds_payment_id"), ["payment_id"], unique=False)
 
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("refunds", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_refunds_payment_id"))
+
+    op.drop_table("refunds")
+    with op.batch_alter_table("refund_requests", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_refund_requests_payment_id"))
+
+    op.drop_table("refund_requests")
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_payments_session_id"))
+        batch_op.drop_index(batch_op.f("ix_payments_merchant_id_livemode_external_order_num"))
         batch_op.drop_index(batch_op.f("ix_payments_merchant_id_livemode_created_at"))
+        batch_op.drop_index(batch_op.f("ix_payments_customer_id"))
 
     op.drop_table("payments")
+    op.drop_table("tokens")
     with op.batch_alter_table("sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sessions_merchant_id_livemode_created_at"))
 
@@ -249,6 +366,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_events_merchant_id_livemode_created_at"))
 
     op.drop_table("events")
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_customers_merchant_id_livemode_created_at"))
+
+    op.drop_table("customers")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_keys_merchant_id"))
 
