@@ -6,6 +6,7 @@ and the KOMOJU SDK schemas every response is checked against.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import secrets
@@ -32,6 +33,15 @@ def _postgres_url() -> str | None:
     return url if url.startswith(("postgresql://", "postgres://")) else None
 
 
+def run_async(coro: Any) -> Any:
+    """Run a coroutine to completion from sync test code, whatever loop is running here.
+
+    A thread of its own keeps it clear of pytest-asyncio's and Playwright's loops.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 async def _pg(url: str, sql: str) -> None:
     import asyncpg
 
@@ -50,12 +60,12 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'kessai.db'}"
         return
     name = f"kessai_test_{secrets.token_hex(4)}"
-    asyncio.run(_pg(pg, f'CREATE DATABASE "{name}"'))
+    run_async(_pg(pg, f'CREATE DATABASE "{name}"'))
     base, _, _ = pg.rpartition("/")
     try:
         yield f"{base}/{name}"
     finally:
-        asyncio.run(_pg(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run_async(_pg(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def free_port() -> int:

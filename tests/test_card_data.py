@@ -7,7 +7,6 @@ covers everything the other tests paid with, because they share the server and t
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sqlite3
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from kessai.core.cards import TEST_CARDS
-from tests.conftest import Merchant, Server
+from tests.conftest import Merchant, Server, run_async
 
 CVV = "7319"  # distinctive, so a search for it means something
 NUMBERS = ["4111111111111111", "5555555555554444", "3530111333300000", "378282246310005",
@@ -51,7 +50,7 @@ def _store_text(server: Server) -> str:
         finally:
             await conn.close()
 
-    return asyncio.run(dump_pg())
+    return str(run_async(dump_pg()))
 
 
 def test_no_card_number_or_cvv_is_stored_logged_or_returned(

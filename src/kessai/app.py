@@ -16,7 +16,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from kessai.api import customers as api_customers
+from kessai.api import payments as api_payments
 from kessai.api import sessions as api_sessions
+from kessai.api import tokens as api_tokens
 from kessai.api.cors import PublishableCORS
 from kessai.errors import KessaiError, error_body
 from kessai.hosted import routes as hosted_routes
@@ -58,7 +61,8 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    app.include_router(api_sessions.router, prefix="/api/v1")
+    for module in (api_sessions, api_payments, api_customers, api_tokens):
+        app.include_router(module.router, prefix="/api/v1")
     app.include_router(hosted_routes.router)
     app.mount("/static", hosted_routes.static_files(), name="static")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kessai.core.cards import DECLINE_MESSAGES
+from kessai.core.payment_types import PAYMENT_TYPES
 from kessai.processors.base import Approved, Card, Charge, Declined, NeedsAction
 from kessai.processors.simulated import SimulatedProcessor
 
@@ -32,7 +33,7 @@ def charge(
     ptype: str = "credit_card",
 ) -> Charge:
     card = Card(number, 12, 2099, "123", "Taro Yamada", None) if number else None
-    return Charge("pay_1", 1000, "JPY", ptype, capture, card, scenario)
+    return Charge("pay_1", 1000, "JPY", ptype, capture, card, scenario=scenario)
 
 
 @pytest.fixture
@@ -40,8 +41,8 @@ def processor() -> SimulatedProcessor:
     return SimulatedProcessor()
 
 
-def test_supports_cards_only(processor: SimulatedProcessor) -> None:
-    assert processor.supported_types == frozenset({"credit_card"})
+def test_supports_every_payment_type_of_the_contract(processor: SimulatedProcessor) -> None:
+    assert processor.supported_types == frozenset(PAYMENT_TYPES)
     assert processor.name == "simulated"
 
 
@@ -86,7 +87,7 @@ async def test_challenge_password_123456_approves(
     c = charge(number, capture=capture)
     action = await processor.authorize(c)
     assert isinstance(action, NeedsAction)
-    assert await processor.authenticate(c, action.state, "123456") == Approved(captured=capture)
+    assert await processor.complete(c, action.state, "123456") == Approved(captured=capture)
 
 
 @pytest.mark.parametrize("number", CHALLENGE)
@@ -97,7 +98,7 @@ async def test_challenge_wrong_password_fails(
     c = charge(number)
     action = await processor.authorize(c)
     assert isinstance(action, NeedsAction)
-    outcome = await processor.authenticate(c, action.state, answer)
+    outcome = await processor.complete(c, action.state, answer)
     assert isinstance(outcome, Declined)
     assert outcome.message
 
@@ -110,7 +111,7 @@ async def test_failing_challenges_fail_even_with_the_right_password(
     c = charge(number)
     action = await processor.authorize(c)
     assert isinstance(action, NeedsAction)
-    assert isinstance(await processor.authenticate(c, action.state, answer), Declined)
+    assert isinstance(await processor.complete(c, action.state, answer), Declined)
 
 
 async def test_the_three_challenge_behaviours_are_distinguishable(
@@ -127,7 +128,7 @@ async def test_the_three_challenge_behaviours_are_distinguishable(
 
 
 async def test_unknown_state_never_approves(processor: SimulatedProcessor) -> None:
-    outcome = await processor.authenticate(charge(CHALLENGE[0]), "made-up", "123456")
+    outcome = await processor.complete(charge(CHALLENGE[0]), "made-up", "123456")
     assert isinstance(outcome, Declined)
 
 
@@ -146,7 +147,7 @@ async def test_scenario_overrides_a_different_table_decline(processor: Simulated
 
 
 async def test_without_a_card_the_request_fails(processor: SimulatedProcessor) -> None:
-    outcome = await processor.authorize(charge(None, ptype="konbini"))
+    outcome = await processor.authorize(charge(None, ptype="credit_card"))
     assert isinstance(outcome, Declined)
     assert outcome.code == "request_failed"
 

@@ -11,7 +11,8 @@ from starlette.responses import Response
 
 from kessai.api.auth import authenticate
 from kessai.api.body import parse_body
-from kessai.errors import InvalidParameter
+from kessai.errors import InvalidParameter, error_body
+from kessai.processors.base import Declined
 from kessai.services import execute
 from kessai.services.execute import IdempotencyKey, Rendered, dumps
 from kessai.services.runtime import Caller, Runtime
@@ -48,6 +49,15 @@ def json_response(rendered: Rendered) -> Response:
 
 def ok(body: Any) -> Rendered:
     return 200, dumps(body)
+
+
+def declined(decline: Declined, details: dict[str, Any] | None = None) -> Rendered:
+    """A processor's refusal: 402 with the decline code, as KOMOJU answers."""
+    return 402, dumps(error_body(decline.code, decline.message, None, details))
+
+
+def query(request: Request) -> dict[str, Any]:
+    return dict(request.query_params)
 
 
 async def write(

@@ -6,12 +6,11 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kessai.api.common import ok, read, write
-from kessai.errors import error_body
+from kessai.api.common import declined, ok, read, write
 from kessai.schemas import resources
 from kessai.schemas.requests import CreateSession, PaySession, parse
 from kessai.services import sessions
-from kessai.services.execute import Rendered, dumps
+from kessai.services.execute import Rendered
 from kessai.services.runtime import Runtime
 
 router = APIRouter()
@@ -28,8 +27,7 @@ def render_session(rt: Runtime, view: sessions.SessionView) -> Rendered:
 def render_pay(rt: Runtime, result: sessions.PayResult) -> Rendered:
     payment = resources.payment(result.payment) if result.payment is not None else None
     if result.decline is not None:
-        details = {"payment": payment} if payment else {}
-        return 402, dumps(error_body(result.decline.code, result.decline.message, None, details))
+        return declined(result.decline, {"payment": payment} if payment else {})
     return ok(resources.pay_result(result.session.row["status"], result.redirect_url, payment))
 
 

@@ -55,3 +55,8 @@ def serves(ptype: PaymentType, currency: str, session_mode: str) -> bool:
     if currency not in ptype.currencies:
         return False
     return session_mode == "payment" or ptype.customer_modes
+
+
+KONBINI_STORES = (
+    "seven-eleven", "lawson", "family-mart", "ministop", "daily-yamazaki", "seicomart",
+)  # fmt: skip

@@ -7,6 +7,7 @@ layer (pydantic) can attach the parameter's name to it.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -117,3 +118,14 @@ def digits(value: Any, length: int) -> str:
     if isinstance(value, bool) or not re.fullmatch(rf"[0-9]{{{length}}}", str(value)):
         raise Invalid(f"must be exactly {length} digits")
     return str(value)
+
+
+def timestamp(value: Any) -> datetime:
+    """An ISO 8601 timestamp; one without an offset is taken as UTC."""
+    if not isinstance(value, str):
+        raise Invalid("must be an ISO 8601 timestamp, like 2026-01-31T00:00:00Z")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise Invalid("must be an ISO 8601 timestamp, like 2026-01-31T00:00:00Z") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -8,13 +8,15 @@ must not set (`id`, `status`, ...) are simply not part of any model.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from kessai.core import money, rules
-from kessai.core.payment_types import PAYMENT_TYPES
+from kessai.core.payment_types import KONBINI_STORES, PAYMENT_TYPES
+from kessai.core.payments import STATUSES as PAYMENT_STATUSES
 from kessai.core.sessions import LOCALES, MODES, PAYMENT_MODES
 from kessai.errors import PARAMETER_ERRORS, InvalidParameter, MissingParameter, ParameterError
 
@@ -41,6 +43,15 @@ def _payment_type(value: Any) -> str:
             "invalid_payment_type",
         )
     return value
+
+
+def _statuses(value: Any) -> tuple[str, ...]:
+    parts = value if isinstance(value, list) else str(value).split(",")
+    result = tuple(str(p).strip() for p in parts if str(p).strip())
+    for status in result:
+        if status not in PAYMENT_STATUSES:
+            raise rules.Invalid(f"must be a comma list of: {', '.join(PAYMENT_STATUSES)}")
+    return result
 
 
 def _list(value: Any) -> Any:
@@ -154,10 +165,125 @@ class PaymentDetailsType(Model):
     type: Annotated[str, _rule(_payment_type)]
 
 
+class KonbiniDetails(Model):
+    type: Annotated[str, _rule(_payment_type)]
+    store: Annotated[str, _choice(*KONBINI_STORES)]
+    email: Email
+    expiry_days: Annotated[int, _rule(lambda v: rules.integer(v, minimum=1, maximum=59))] = 3
+    phone: Annotated[str, _str(20)] | None = None
+
+
+class CashDetails(Model):
+    """bank_transfer and pay_easy."""
+
+    type: Annotated[str, _rule(_payment_type)]
+    email: Email
+    expiry_days: Annotated[int, _rule(lambda v: rules.integer(v, minimum=1, maximum=59))] = 3
+    family_name: Str255 | None = None
+    given_name: Str255 | None = None
+    family_name_kana: Str255 | None = None
+    given_name_kana: Str255 | None = None
+    phone: Annotated[str, _str(20)] | None = None
+
+
+class WalletDetails(Model):
+    type: Annotated[str, _rule(_payment_type)]
+    email: Email | None = None
+
+
+PaymentDetails = Annotated[dict[str, Any], _rule(_object)] | Annotated[str, _str(100)]
+
+
 class PaySession(Model):
-    payment_details: Annotated[dict[str, Any], _rule(_object)] | Annotated[str, _str(100)]
+    payment_details: PaymentDetails
     capture: Annotated[str, _choice("auto", "manual")] | None = None
     fraud_details: Any = None
+
+
+Tax = Annotated[int, _rule(money.amount)]
+Bool = Annotated[bool, _rule(rules.boolean)]
+
+
+class CreatePayment(Model):
+    amount: Amount
+    currency: Currency
+    capture: Bool = True
+    payment_details: PaymentDetails | None = None
+    customer: Annotated[str, _str(25)] | None = None
+    external_order_num: Str255 | None = None
+    description: Annotated[str, _str(2000)] | None = None
+    metadata: Metadata = {}
+    tax: Tax = 0
+    return_url: Url | None = None
+    locale: Annotated[str, _choice(*LOCALES)] = "ja"
+    fraud_details: Any = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CreatePayment:
+        if (self.payment_details is None) == (self.customer is None):
+            raise _FieldError(
+                MissingParameter(
+                    "give exactly one of payment_details or customer", param="payment_details"
+                )
+                if self.customer is None
+                else InvalidParameter(
+                    "give payment_details or customer, not both", param="customer"
+                )
+            )
+        return self
+
+
+class UpdatePayment(Model):
+    description: Annotated[str, _str(2000)] | None = None
+    metadata: Metadata | None = None
+
+
+class CapturePayment(Model):
+    amount: Amount | None = None
+
+
+class RefundPayment(Model):
+    amount: Amount | None = None
+    description: Annotated[str, _str(2000)] | None = None
+
+
+class CreateRefundRequest(Model):
+    amount: Amount
+    customer_name: Str255
+    bank_name: Str255
+    bank_code: Annotated[str, _rule(lambda v: rules.digits(v, 4))] | None = None
+    branch_name: Str255 | None = None
+    branch_number: Annotated[str, _rule(lambda v: rules.digits(v, 3))]
+    account_type: Annotated[str, _choice("normal", "current", "savings", "checking")]
+    account_number: Annotated[str, _rule(lambda v: rules.digits(v, 7))]
+    include_payment_method_fee: Bool
+    description: Annotated[str, _str(2000)] | None = None
+
+
+class CustomerParams(Model):
+    email: Email | None = None
+    metadata: Metadata | None = None
+    currency: Currency | None = None
+    locale: Annotated[str, _choice(*LOCALES)] | None = None
+    payment_details: PaymentDetails | None = None
+
+
+class CreateToken(Model):
+    payment_details: Annotated[dict[str, Any], _rule(_object)]
+    currency: Currency | None = None
+
+
+class ListParams(Model):
+    page: Annotated[int, _rule(lambda v: rules.integer(v, minimum=1, maximum=10**9))] = 1
+    per_page: Annotated[int, _rule(lambda v: rules.integer(v, minimum=1, maximum=100))] = 10
+    start_time: Annotated[datetime, _rule(rules.timestamp)] | None = None
+    end_time: Annotated[datetime, _rule(rules.timestamp)] | None = None
+
+
+class PaymentListParams(ListParams):
+    status: Annotated[tuple[str, ...], _rule(_statuses)] | None = None
+    currency: Currency | None = None
+    external_order_num: Str255 | None = None
 
 
 class _FieldError(ValueError):

@@ -6,11 +6,11 @@ schemas in shared/reference.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from kessai.core.payment_types import CARD_BRANDS, PAYMENT_TYPES
+from kessai.core.payment_types import CARD_BRANDS, KONBINI_STORES, PAYMENT_TYPES
 from kessai.core.sessions import CUSTOMER_MODES, PAYMENT_MODES, is_expired
 
 Row = Mapping[Any, Any]
@@ -22,16 +22,55 @@ def timestamp(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def payment(row: Row) -> dict[str, Any]:
+def refund(row: Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "resource": "refund",
+        "amount": row["amount"],
+        "currency": row["currency"],
+        "payment": row["payment_id"],
+        "description": row["description"] or "",
+        "created_at": timestamp(row["created_at"]),
+        "chargeback": False,
+    }
+
+
+def refund_request(row: Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "resource": "refund_request",
+        "payment": row["payment_id"],
+        "customer_name": row["customer_name"],
+        "bank_name": row["bank_name"],
+        "bank_code": row["bank_code"] or "",
+        "branch_name": row["branch_name"] or "",
+        "branch_number": row["branch_number"],
+        "account_type": row["account_type"],
+        "account_number": row["account_number"],
+        "amount": row["amount"],
+        "include_payment_method_fee": row["include_payment_method_fee"],
+        "description": row["description"] or "",
+        "status": row["status"],
+        "created_at": timestamp(row["created_at"]),
+    }
+
+
+def payment(
+    row: Row, refunds: Sequence[Row] = (), refund_requests: Sequence[Row] = ()
+) -> dict[str, Any]:
+    """A payment. After a capture, `amount` is what was captured (a partial capture takes
+    less than was authorized)."""
     tax, fee = row["tax"], row["payment_method_fee"]
+    settled = row["status"] in ("captured", "refunded")
+    amount = row["amount_captured"] if settled else row["amount"]
     return {
         "id": row["id"],
         "resource": "payment",
         "status": row["status"],
-        "amount": row["amount"],
+        "amount": amount,
         "tax": tax,
         "payment_method_fee": fee,
-        "total": row["amount"] + tax + fee,
+        "total": amount + tax + fee,
         "currency": row["currency"],
         "description": row["description"],
         "captured_at": timestamp(row["captured_at"]),
@@ -48,8 +87,54 @@ def payment(row: Row) -> dict[str, Any]:
         "statement_descriptor": row["statement_descriptor"],
         "payment_deadline": timestamp(row["payment_deadline"]),
         "payment_details": {"type": row["payment_type"], **row["payment_details"]},
-        "refunds": [],
-        "refund_requests": [],
+        "refunds": [refund(r) for r in refunds],
+        "refund_requests": [refund_request(r) for r in refund_requests],
+    }
+
+
+def customer(row: Row) -> dict[str, Any]:
+    source = row["source"]
+    return {
+        "id": row["id"],
+        "resource": "customer",
+        "email": row["email"],
+        "source": {"type": "credit_card", **source} if source else None,
+        "metadata": row["metadata"] or {},
+        "currency": row["currency"],
+        "locale": row["locale"],
+        "created_at": timestamp(row["created_at"]),
+    }
+
+
+def token(row: Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "resource": "token",
+        "created_at": timestamp(row["created_at"]),
+        "payment_details": {"type": row["payment_type"], **row["payment_details"]},
+    }
+
+
+def available_method(slug: str, currency: str) -> dict[str, Any]:
+    ptype = PAYMENT_TYPES[slug]
+    return {
+        "type_slug": slug,
+        "name_en": ptype.name_en,
+        "name_ja": ptype.name_ja,
+        "name_ko": ptype.name_ko,
+        "currency": currency,
+        "subtypes": list(KONBINI_STORES) if slug == "konbini" else [],
+    }
+
+
+def listing(data: list[dict[str, Any]], total: int, page: int, per_page: int) -> dict[str, Any]:
+    return {
+        "resource": "list",
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+        "last_page": max(1, -(-total // per_page)),
+        "data": data,
     }
 
 

@@ -1,4 +1,4 @@
-"""Session operations: create, show, cancel, pay, and finishing 3-D Secure.
+"""Session operations: create, show, cancel, pay, and finishing 3-D Secure or a wallet.
 
 Each function runs inside the transaction `execute.run()` opened and gets its connection.
 Paying exactly once: the session row is locked (PostgreSQL) or the database is (SQLite),
@@ -20,30 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kessai.core import payments as payment_states
 from kessai.core import sessions as rules
-from kessai.core.cards import DECLINE_MESSAGES
-from kessai.errors import (
-    InvalidParameter,
-    InvalidPaymentType,
-    NotFound,
-    SessionNotPayable,
-)
+from kessai.errors import InvalidParameter, InvalidPaymentType, NotFound, SessionNotPayable
 from kessai.ids import new_id
-from kessai.processors.base import Approved, Charge, Declined, NeedsAction, Outcome
-from kessai.schemas import resources
-from kessai.schemas.requests import (
-    CardDetails,
-    CreateSession,
-    PaymentDetailsType,
-    PaySession,
-    parse,
-)
-from kessai.services import cards
+from kessai.processors.base import Declined
+from kessai.schemas.requests import CreateSession, PaySession
+from kessai.services import charging
 from kessai.services.runtime import Caller, Runtime
-from kessai.store import events
+from kessai.store import customers as customer_store
 from kessai.store import payments as payment_store
 from kessai.store import sessions as session_store
-
-SCENARIOS = tuple(code for code in DECLINE_MESSAGES if code != "three_d_secure_failed")
 
 
 @dataclass(frozen=True)
@@ -82,11 +67,7 @@ async def create(
     offered = rules.offered_types(
         params.payment_types, params.currency, params.mode, processor.supported_types
     )
-    if scenario is not None and (caller.livemode or scenario not in SCENARIOS):
-        raise InvalidParameter(
-            f"Komoju-Scenario must be one of {', '.join(SCENARIOS)}, and only in test mode",
-            param="Komoju-Scenario",
-        )
+    charging.check_scenario(scenario, caller.livemode)
     payment_data = None
     order_num = None
     if params.mode in rules.PAYMENT_MODES:
@@ -102,6 +83,13 @@ async def create(
                 "this merchant; external order numbers must be unique",
                 param="payment_data[external_order_num]",
             )
+    if params.customer_id is not None and (
+        await customer_store.get(conn, params.customer_id, **_scope(caller)) is None
+    ):
+        raise InvalidParameter(
+            f"customer_id {params.customer_id!r} is not a customer of this merchant",
+            param="customer_id",
+        )
     now = rt.clock()
     session_id = new_id()
     values = {
@@ -196,124 +184,123 @@ async def pay(
     *,
     locale: str | None = None,
 ) -> PayResult:
+    """Pay (or, in customer modes, register a card on) a session, exactly once."""
     scope = _scope(caller) if caller else {}
     row = await session_store.get(conn, session_id, **scope, lock=True)
     if row is None:
         raise NotFound(f"No session {session_id!r} exists for this merchant and mode.")
     now = rt.clock()
     rules.check_payable(row["status"], row["expires_at"], now)
-    if row["mode"] not in rules.PAYMENT_MODES:
-        raise SessionNotPayable(
-            f"Sessions in {row['mode']} mode are not yet supported by this kessai version."
-        )
-    processor = rt.processor(row["livemode"])
-    details = request.payment_details
-    if isinstance(details, str):
-        raise InvalidParameter(
-            "payment_details: no such token (or it was already used or has expired)",
-            param="payment_details",
-        )
-    ptype = parse(PaymentDetailsType, details, prefix="payment_details").type
-    if ptype not in row["payment_types"]:
-        raise InvalidPaymentType(
-            f"payment_details[type]: {ptype} is not offered by this session "
-            f"(it offers {', '.join(row['payment_types'])})",
-            param="payment_details[type]",
-        )
-    card = cards.card_from(parse(CardDetails, details, prefix="payment_details"), now)
-    capture = (request.capture or (row["payment_data"] or {}).get("capture", "auto")) == "auto"
-    payment_id = new_id()
-    charge = Charge(
-        payment_id, row["amount"], row["currency"], ptype, capture, card, row["scenario"]
+    owner = charging.Scope(row["merchant_id"], row["livemode"])
+    source = await charging.resolve_source(
+        conn,
+        rt,
+        owner,
+        payment_details=request.payment_details,
+        allowed_types=row["payment_types"],
+        email=row["email"],
     )
-    outcome = await processor.authorize(charge)
-    payment = {
-        "id": payment_id,
-        "merchant_id": row["merchant_id"],
-        "livemode": row["livemode"],
-        "session_id": row["id"],
-        "completes_session": None,
-        "status": payment_states.PENDING,
-        "payment_type": ptype,
-        "amount": row["amount"],
-        "tax": 0,
-        "payment_method_fee": 0,
-        "currency": row["currency"],
-        "amount_refunded": 0,
-        "capture_requested": capture,
-        "payment_details": cards.summary(card, row["email"]),
-        "card_fingerprint": cards.fingerprint(rt.secret, card),
-        "processor": processor.name,
-        "processor_state": None,
-        "failure_code": None,
-        "customer_id": None,
-        "description": None,
-        "external_order_num": row["external_order_num"],
-        "metadata": row["metadata"],
-        "locale": locale or row["default_locale"],
-        "mcc": (row["payment_data"] or {}).get("mcc"),
-        "statement_descriptor": None,
-        "customer_family_name": None,
-        "customer_given_name": None,
-        "payment_deadline": None,
-        "created_at": now,
-        "updated_at": now,
-        "captured_at": None,
-    }
-    if isinstance(outcome, NeedsAction):
-        payment["processor_state"] = outcome.state
-        await payment_store.insert(conn, payment)
-        redirect = outcome.redirect_url or f"{rt.settings.base_url}/three_d_secure/{payment_id}"
-        return PayResult(SessionView(row, None), payment, redirect)
-    await payment_store.insert(conn, payment)
-    return await _settle(conn, rt, row, payment, outcome, now)
+    card_reference = None
+    if row["mode"] in rules.CUSTOMER_MODES:
+        if source.card is None and source.card_reference is None:
+            raise InvalidPaymentType(
+                "payment_details: only a card can be saved on a customer",
+                param="payment_details[type]",
+            )
+        vaulted = await _vault(rt, row, source)
+        if isinstance(vaulted, Declined):
+            return PayResult(SessionView(row, None), None, None, vaulted)
+        card_reference = vaulted
+        if row["mode"] == "customer":
+            await _save_customer(conn, rt, row, source, card_reference)
+            return await _completed(conn, rt, row, None, now)
+    payment_data = row["payment_data"] or {}
+    attempt = await charging.start(
+        conn,
+        rt,
+        owner,
+        source,
+        amount=row["amount"],
+        currency=row["currency"],
+        capture=(request.capture or payment_data.get("capture", "auto")) == "auto",
+        locale=locale or row["default_locale"],
+        session=row,
+        external_order_num=row["external_order_num"],
+        metadata=row["metadata"],
+        mcc=payment_data.get("mcc"),
+        scenario=row["scenario"],
+        card_reference=card_reference,
+        customer_id=row["customer_id"],
+    )
+    return await _after(conn, rt, row, attempt, now)
 
 
-async def _settle(
+async def _vault(rt: Runtime, row: Mapping[Any, Any], source: charging.Source) -> str | Declined:
+    if source.card_reference is not None:
+        return source.card_reference
+    assert source.card is not None
+    vaulted = await rt.processor(row["livemode"]).vault(
+        source.card, verify=row["mode"] == "customer", scenario=row["scenario"]
+    )
+    return vaulted if isinstance(vaulted, Declined) else vaulted.reference
+
+
+async def _save_customer(
     conn: AsyncConnection,
     rt: Runtime,
-    row: RowMapping,
-    payment: dict[str, Any],
-    outcome: Outcome,
+    row: Mapping[Any, Any],
+    source: charging.Source,
+    card_reference: str,
+) -> None:
+    """Create the session's customer, or update the existing one, with the card."""
+    from kessai.services.customers import store_card
+
+    await store_card(
+        conn,
+        rt,
+        charging.Scope(row["merchant_id"], row["livemode"]),
+        row["customer_id"],
+        email=row["email"] or source.summary.get("email") or None,
+        summary=source.summary,
+        card_reference=card_reference,
+        fingerprint=source.fingerprint,
+        locale=row["default_locale"],
+        currency=row["currency"],
+    )
+
+
+async def _after(
+    conn: AsyncConnection,
+    rt: Runtime,
+    row: Mapping[Any, Any],
+    attempt: charging.Attempt,
     now: datetime,
 ) -> PayResult:
-    """Record an approval or a decline of a payment that is still `pending`."""
-    if isinstance(outcome, Approved):
-        status = payment_states.CAPTURED if outcome.captured else payment_states.AUTHORIZED
-        changes = {
-            "status": status,
-            "completes_session": row["id"],
-            "processor_state": None,
-            "captured_at": now if outcome.captured else None,
-            "updated_at": now,
-        }
-        if not await session_store.complete(conn, row["id"], payment["id"], now):
-            raise SessionNotPayable("This session has already been completed.")
-        event_type = "payment.captured" if outcome.captured else "payment.authorized"
-    else:
-        assert isinstance(outcome, Declined)
-        changes = {
-            "status": payment_states.FAILED,
-            "failure_code": outcome.code,
-            "processor_state": None,
-            "updated_at": now,
-        }
-        event_type = "payment.failed"
-    await payment_store.move(conn, payment["id"], payment_states.PENDING, changes)
-    payment = {**payment, **changes}
-    await events.insert(
-        conn,
-        merchant_id=row["merchant_id"],
-        livemode=row["livemode"],
-        type=event_type,
-        data=resources.payment(payment),
-        now=now,
-        reason=outcome.code if isinstance(outcome, Declined) else None,
-    )
+    """Complete the session for a successful attempt; otherwise leave it pending."""
+    if attempt.decline is not None or not attempt.succeeded:
+        return PayResult(SessionView(row, None), attempt.payment, attempt.redirect_url,
+                         attempt.decline)  # fmt: skip
+    if row["mode"] == "customer_payment" and attempt.payment["card_reference"]:
+        source = charging.Source("credit_card", attempt.payment["payment_details"],
+                                 fingerprint=attempt.payment["card_fingerprint"])  # fmt: skip
+        await _save_customer(conn, rt, row, source, attempt.payment["card_reference"])
+    result = await _completed(conn, rt, row, attempt.payment, now)
+    if attempt.redirect_url is not None:  # cash types: the instructions page comes first
+        return PayResult(result.session, result.payment, attempt.redirect_url)
+    return result
+
+
+async def _completed(
+    conn: AsyncConnection,
+    rt: Runtime,
+    row: Mapping[Any, Any],
+    payment: Mapping[Any, Any] | None,
+    now: datetime,
+) -> PayResult:
+    if not await session_store.complete(conn, row["id"], payment["id"] if payment else None, now):
+        raise SessionNotPayable("This session has already been completed.")
     session_row = await session_store.get(conn, row["id"])
     assert session_row is not None
-    if isinstance(outcome, Declined):
-        return PayResult(SessionView(session_row, None), payment, None, outcome)
     return PayResult(
         SessionView(session_row, payment),
         payment,
@@ -321,39 +308,38 @@ async def _settle(
     )
 
 
-async def pending_challenge(conn: AsyncConnection, payment_id: str) -> RowMapping:
-    """The payment behind a 3-D Secure page, if it still awaits the customer."""
+async def pending_action(conn: AsyncConnection, payment_id: str) -> RowMapping:
+    """The payment behind a 3-D Secure or wallet page, if it still awaits the customer."""
     payment = await payment_store.get(conn, payment_id)
-    if payment is None or payment["status"] != payment_states.PENDING:
-        raise NotFound("This 3-D Secure authentication does not exist or is already finished.")
+    if (
+        payment is None
+        or payment["status"] != payment_states.PENDING
+        or not payment["processor_state"]
+    ):
+        raise NotFound("This payment page does not exist or is already finished.")
     return payment
 
 
-async def authenticate(
+async def complete_action(
     conn: AsyncConnection, rt: Runtime, payment_id: str, answer: str | None
 ) -> PayResult:
-    """The customer is back from the 3-D Secure page: approve or decline the payment."""
-    found = await pending_challenge(conn, payment_id)
-    row = await session_store.get(conn, found["session_id"], lock=True)  # session first
+    """The customer is back from 3-D Secure or a wallet: settle the payment (and session)."""
+    found = await pending_action(conn, payment_id)
+    row = None
+    if found["session_id"] is not None:  # lock order: session first, as pay() does
+        row = await session_store.get(conn, found["session_id"], lock=True)
     payment = await payment_store.get(conn, payment_id, lock=True)
-    assert row is not None
     if payment is None or payment["status"] != payment_states.PENDING:
-        raise NotFound("This 3-D Secure authentication is already finished.")
+        raise NotFound("This payment page is already finished.")
     now = rt.clock()
+    if row is None:
+        attempt = await charging.finish(conn, rt, payment, answer)
+        return PayResult(SessionView({}, None), attempt.payment,
+                         payment["return_url"], attempt.decline)  # fmt: skip
+    refuse = None
     try:
         rules.check_payable(row["status"], row["expires_at"], now)
     except SessionNotPayable as exc:
-        outcome: Outcome = Declined("request_failed", exc.message)
-    else:
-        processor = rt.processor(row["livemode"])
-        charge = Charge(
-            payment_id,
-            payment["amount"],
-            payment["currency"],
-            payment["payment_type"],
-            payment["capture_requested"],
-        )
-        outcome = await processor.authenticate(charge, payment["processor_state"] or "", answer)
-        if isinstance(outcome, NeedsAction):
-            outcome = Declined("request_failed", DECLINE_MESSAGES["request_failed"])
-    return await _settle(conn, rt, row, dict(payment), outcome, now)
+        refuse = Declined("request_failed", exc.message)
+    attempt = await charging.finish(conn, rt, payment, answer, session=row, refuse=refuse)
+    return await _after(conn, rt, row, attempt, now)

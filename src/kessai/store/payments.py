@@ -1,4 +1,4 @@
-"""Payment rows."""
+"""Payment rows and what hangs off them (refunds, refund requests)."""
 
 from __future__ import annotations
 
@@ -8,36 +8,57 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kessai.store.tables import payments
+from kessai.store import rows
+from kessai.store.tables import payments, refund_requests, refunds
 
 
 async def insert(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    await conn.execute(payments.insert().values(**values))
+    await rows.insert(conn, payments, values)
 
 
-async def get(
-    conn: AsyncConnection,
-    payment_id: str,
-    *,
-    merchant_id: str | None = None,
-    livemode: bool | None = None,
-    lock: bool = False,
-) -> RowMapping | None:
-    query = sa.select(payments).where(payments.c.id == payment_id)
-    if merchant_id is not None:
-        query = query.where(payments.c.merchant_id == merchant_id, payments.c.livemode == livemode)
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return (await conn.execute(query)).mappings().first()
+async def get(conn: AsyncConnection, payment_id: str, **scope: Any) -> RowMapping | None:
+    return await rows.get(conn, payments, payment_id, **scope)
 
 
 async def move(
     conn: AsyncConnection, payment_id: str, from_status: str, values: dict[str, Any]
 ) -> bool:
     """A conditional status change: True only if the payment was still `from_status`."""
-    result = await conn.execute(
-        payments.update()
-        .where(payments.c.id == payment_id, payments.c.status == from_status)
-        .values(**values)
+    return await rows.update_where(
+        conn, payments, payment_id, [payments.c.status == from_status], values
     )
-    return result.rowcount == 1
+
+
+async def add_refund(
+    conn: AsyncConnection, payment_id: str, amount: int, values: dict[str, Any]
+) -> bool:
+    """Count a refund against the captured amount, atomically; False if it would exceed it."""
+    return await rows.update_where(
+        conn,
+        payments,
+        payment_id,
+        [
+            payments.c.status == "captured",
+            payments.c.amount_refunded + amount <= payments.c.amount_captured,
+        ],
+        {"amount_refunded": payments.c.amount_refunded + amount, **values},
+    )
+
+
+async def children(
+    conn: AsyncConnection, payment_ids: list[str]
+) -> tuple[dict[str, list[RowMapping]], dict[str, list[RowMapping]]]:
+    """Refunds and refund requests of these payments, oldest first, by payment id."""
+    found_refunds: dict[str, list[RowMapping]] = {pid: [] for pid in payment_ids}
+    found_requests: dict[str, list[RowMapping]] = {pid: [] for pid in payment_ids}
+    if not payment_ids:
+        return found_refunds, found_requests
+    for table, found in ((refunds, found_refunds), (refund_requests, found_requests)):
+        result = await conn.execute(
+            sa.select(table)
+            .where(table.c.payment_id.in_(payment_ids))
+            .order_by(table.c.created_at, table.c.id)
+        )
+        for row in result.mappings():
+            found[row["payment_id"]].append(row)
+    return found_refunds, found_requests

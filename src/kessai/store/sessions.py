@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kessai.store import rows
 from kessai.store.tables import merchants, sessions
 
 _WITH_MERCHANT = sa.select(sessions, merchants.c.name.label("merchant_name")).join(
@@ -17,7 +18,7 @@ _WITH_MERCHANT = sa.select(sessions, merchants.c.name.label("merchant_name")).jo
 
 
 async def insert(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    await conn.execute(sessions.insert().values(**values))
+    await rows.insert(conn, sessions, values)
 
 
 async def get(

@@ -107,6 +107,8 @@ payments = sa.Table(
     sa.Column("payment_details", JSON, nullable=False),
     # HMAC of the card number with the server's secret: matches cards without storing them.
     sa.Column("card_fingerprint", sa.String(64), nullable=True),
+    # A vaulted card to save on the customer once this payment succeeds (customer_payment).
+    sa.Column("card_reference", sa.String(200), nullable=True),
     sa.Column("processor", sa.String(30), nullable=False),
     sa.Column("processor_state", sa.String(60), nullable=True),
     sa.Column("failure_code", sa.String(40), nullable=True),
@@ -114,6 +116,7 @@ payments = sa.Table(
     sa.Column("description", sa.Text(), nullable=True),
     sa.Column("external_order_num", sa.String(255), nullable=True),
     sa.Column("metadata", JSON, nullable=False),
+    sa.Column("return_url", sa.Text(), nullable=True),
     sa.Column("locale", sa.String(2), nullable=False),
     sa.Column("mcc", sa.String(4), nullable=True),
     sa.Column("statement_descriptor", JSON, nullable=True),
@@ -126,6 +129,7 @@ payments = sa.Table(
     sa.Index(None, "merchant_id", "livemode", "created_at"),
     sa.Index(None, "merchant_id", "livemode", "external_order_num"),
     sa.Index(None, "customer_id"),
+    sa.Index(None, "status", "payment_deadline"),
 )
 
 customers = sa.Table(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 02:19:39.425115
+Create Date: 2026-11-25 02:25:29.510761
 """
 
 from __future__ import annotations
@@ -244,6 +244,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("card_fingerprint", sa.String(length=64), nullable=True),
+        sa.Column("card_reference", sa.String(length=200), nullable=True),
         sa.Column("processor", sa.String(length=30), nullable=False),
         sa.Column("processor_state", sa.String(length=60), nullable=True),
         sa.Column("failure_code", sa.String(length=40), nullable=True),
@@ -255,6 +256,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
+        sa.Column("return_url", sa.Text(), nullable=True),
         sa.Column("locale", sa.String(length=2), nullable=False),
         sa.Column("mcc", sa.String(length=4), nullable=True),
         sa.Column(
@@ -290,6 +292,11 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(batch_op.f("ix_payments_session_id"), ["session_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_payments_status_payment_deadline"),
+            ["status", "payment_deadline"],
+            unique=False,
+        )
 
     op.create_table(
         "refund_requests",
@@ -347,6 +354,7 @@ def downgrade() -> None:
 
     op.drop_table("refund_requests")
     with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_payments_status_payment_deadline"))
         batch_op.drop_index(batch_op.f("ix_payments_session_id"))
         batch_op.drop_index(batch_op.f("ix_payments_merchant_id_livemode_external_order_num"))
         batch_op.drop_index(batch_op.f("ix_payments_merchant_id_livemode_created_at"))

@@ -1,0 +1,88 @@
+"""/api/v1/customers: create, show, list, update, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kessai.api.common import declined, ok, query, read, write
+from kessai.processors.base import Declined
+from kessai.schemas import resources
+from kessai.schemas.requests import CustomerParams, ListParams, parse
+from kessai.services import customers
+from kessai.services.execute import Rendered
+from kessai.services.runtime import Runtime
+from kessai.store.tables import customers as table
+
+router = APIRouter()
+
+
+def render(rt: Runtime, row: Mapping[Any, Any] | Declined) -> Rendered:
+    if isinstance(row, Declined):
+        return declined(row)
+    return ok(resources.customer(row))
+
+
+@router.post("/customers")
+async def create_customer(request: Request) -> Response:
+    scenario = request.headers.get("komoju-scenario")
+
+    async def run(conn, rt, caller, body):  # type: ignore[no-untyped-def]
+        from kessai.services.charging import check_scenario
+
+        check_scenario(scenario, caller.livemode)
+        return await customers.create(conn, rt, caller, parse(CustomerParams, body()), scenario)
+
+    return await write(request, run, render)
+
+
+@router.get("/customers")
+async def list_customers(request: Request) -> Response:
+    async def run(conn, rt, caller):  # type: ignore[no-untyped-def]
+        params = parse(ListParams, query(request))
+        filters = []
+        if params.start_time:
+            filters.append(table.c.created_at >= params.start_time)
+        if params.end_time:
+            filters.append(table.c.created_at <= params.end_time)
+        total, rows = await customers.listing(conn, caller, params.page, params.per_page, filters)
+        return total, rows, params
+
+    def render_list(rt: Runtime, result: Any) -> Rendered:
+        total, rows, params = result
+        data = [resources.customer(r) for r in rows]
+        return ok(resources.listing(data, total, params.page, params.per_page))
+
+    return await read(request, run, render_list)
+
+
+@router.get("/customers/{customer_id}")
+async def show_customer(request: Request, customer_id: str) -> Response:
+    return await read(
+        request, lambda conn, rt, caller: customers.get(conn, caller, customer_id), render
+    )
+
+
+@router.patch("/customers/{customer_id}")
+@router.post("/customers/{customer_id}")
+async def update_customer(request: Request, customer_id: str) -> Response:
+    return await write(
+        request,
+        lambda conn, rt, caller, body: customers.update(
+            conn, rt, caller, customer_id, parse(CustomerParams, body())
+        ),
+        render,
+    )
+
+
+@router.delete("/customers/{customer_id}")
+async def delete_customer(request: Request, customer_id: str) -> Response:
+    return await write(
+        request,
+        lambda conn, rt, caller, body: customers.delete(conn, rt, caller, customer_id),
+        render,
+    )

@@ -1,0 +1,121 @@
+"""/api/v1/payments: create, show, list, update, capture, refund, cancel, refund_request."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kessai.api.common import declined, ok, query, read, write
+from kessai.schemas import resources
+from kessai.schemas.requests import (
+    CapturePayment,
+    CreatePayment,
+    CreateRefundRequest,
+    PaymentListParams,
+    RefundPayment,
+    UpdatePayment,
+    parse,
+)
+from kessai.services import payments
+from kessai.services.execute import Rendered
+from kessai.services.runtime import Runtime
+
+router = APIRouter()
+
+
+def body_of(view: payments.PaymentView) -> dict[str, object]:
+    return resources.payment(view.row, view.refunds, view.refund_requests)
+
+
+def render(rt: Runtime, view: payments.PaymentView) -> Rendered:
+    if view.decline is not None:
+        return declined(view.decline, {"payment": body_of(view)})
+    return ok(body_of(view))
+
+
+def render_list(rt: Runtime, result: tuple[int, list[payments.PaymentView], int, int]) -> Rendered:
+    total, views, page, per_page = result
+    return ok(resources.listing([body_of(v) for v in views], total, page, per_page))
+
+
+@router.post("/payments")
+async def create_payment(request: Request) -> Response:
+    scenario = request.headers.get("komoju-scenario")
+    return await write(
+        request,
+        lambda conn, rt, caller, body: payments.create(
+            conn, rt, caller, parse(CreatePayment, body()), scenario
+        ),
+        render,
+    )
+
+
+@router.get("/payments")
+async def list_payments(request: Request) -> Response:
+    async def run(conn, rt, caller):  # type: ignore[no-untyped-def]
+        params = parse(PaymentListParams, query(request))
+        total, views = await payments.listing(conn, caller, params)
+        return total, views, params.page, params.per_page
+
+    return await read(request, run, render_list)
+
+
+@router.get("/payments/{payment_id}")
+async def show_payment(request: Request, payment_id: str) -> Response:
+    return await read(
+        request, lambda conn, rt, caller: payments.get(conn, caller, payment_id), render
+    )
+
+
+@router.patch("/payments/{payment_id}")
+async def update_payment(request: Request, payment_id: str) -> Response:
+    return await write(
+        request,
+        lambda conn, rt, caller, body: payments.update(
+            conn, rt, caller, payment_id, parse(UpdatePayment, body())
+        ),
+        render,
+    )
+
+
+@router.post("/payments/{payment_id}/capture")
+async def capture_payment(request: Request, payment_id: str) -> Response:
+    return await write(
+        request,
+        lambda conn, rt, caller, body: payments.capture(
+            conn, rt, caller, payment_id, parse(CapturePayment, body())
+        ),
+        render,
+    )
+
+
+@router.post("/payments/{payment_id}/refund")
+async def refund_payment(request: Request, payment_id: str) -> Response:
+    return await write(
+        request,
+        lambda conn, rt, caller, body: payments.refund(
+            conn, rt, caller, payment_id, parse(RefundPayment, body())
+        ),
+        render,
+    )
+
+
+@router.post("/payments/{payment_id}/cancel")
+async def cancel_payment(request: Request, payment_id: str) -> Response:
+    return await write(
+        request,
+        lambda conn, rt, caller, body: payments.cancel(conn, rt, caller, payment_id),
+        render,
+    )
+
+
+@router.post("/payments/{payment_id}/refund_request")
+async def refund_request(request: Request, payment_id: str) -> Response:
+    return await write(
+        request,
+        lambda conn, rt, caller, body: payments.refund_request(
+            conn, rt, caller, payment_id, parse(CreateRefundRequest, body())
+        ),
+        render,
+    )

@@ -1,0 +1,61 @@
+"""/api/v1/tokens and /api/v1/payment_methods: the publishable-key endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kessai.api.common import declined, ok, query, read, write
+from kessai.core.money import currency as parse_currency
+from kessai.core.payment_types import PAYMENT_TYPES
+from kessai.core.rules import Invalid
+from kessai.errors import InvalidCurrency
+from kessai.processors.base import Declined
+from kessai.schemas import resources
+from kessai.schemas.requests import CreateToken, parse
+from kessai.services import tokens
+from kessai.services.execute import Rendered
+from kessai.services.runtime import Runtime
+
+router = APIRouter()
+
+
+def render_token(rt: Runtime, row: Mapping[Any, Any] | Declined) -> Rendered:
+    if isinstance(row, Declined):
+        return declined(row)
+    return ok(resources.token(row))
+
+
+@router.post("/tokens")
+async def create_token(request: Request) -> Response:
+    return await write(
+        request,
+        lambda conn, rt, caller, body: tokens.create(conn, rt, caller, parse(CreateToken, body())),
+        render_token,
+        secret_only=False,
+    )
+
+
+@router.get("/payment_methods")
+async def payment_methods(request: Request) -> Response:
+    wanted = query(request).get("currency")
+    try:
+        only = parse_currency(wanted) if wanted else None
+    except Invalid as exc:
+        raise InvalidCurrency(f"currency {exc.message}", param="currency") from None
+
+    async def run(conn, rt, caller):  # type: ignore[no-untyped-def]
+        return rt.processor(caller.livemode).supported_types
+
+    def render(rt: Runtime, supported: frozenset[str]) -> Rendered:
+        return ok([
+            resources.available_method(slug, cur)
+            for slug, ptype in PAYMENT_TYPES.items() if slug in supported
+            for cur in ptype.currencies if only in (None, cur)
+        ])  # fmt: skip
+
+    return await read(request, run, render, secret_only=False)

@@ -1,0 +1,383 @@
+"""Starting and finishing payments: shared by session pay, POST /payments and the pages.
+
+`resolve_source` turns `payment_details` (a card, cash or wallet details, or a token id) or a
+customer id into a `Source`; `start` asks the processor and records the payment and its
+event; `finish` completes a payment that needed the customer elsewhere (3-D Secure, a
+wallet). Every write happens in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kessai.core import payments as states
+from kessai.core.cards import DECLINE_MESSAGES
+from kessai.core.payment_types import PAYMENT_TYPES
+from kessai.errors import InvalidParameter, InvalidPaymentType
+from kessai.ids import new_id
+from kessai.processors.base import (
+    Approved,
+    AwaitingCustomer,
+    Card,
+    Charge,
+    Declined,
+    NeedsAction,
+    Outcome,
+    Result,
+)
+from kessai.schemas import resources
+from kessai.schemas.requests import (
+    CardDetails,
+    CashDetails,
+    KonbiniDetails,
+    PaymentDetailsType,
+    WalletDetails,
+    parse,
+)
+from kessai.services import cards
+from kessai.services.runtime import Runtime
+from kessai.store import customers as customer_store
+from kessai.store import events
+from kessai.store import payments as payment_store
+from kessai.store import tokens as token_store
+
+SCENARIOS = tuple(code for code in DECLINE_MESSAGES if code != "three_d_secure_failed")
+
+
+@dataclass(frozen=True)
+class Scope:
+    merchant_id: str
+    livemode: bool
+
+    def kw(self) -> dict[str, Any]:
+        return {"merchant_id": self.merchant_id, "livemode": self.livemode}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the money comes from, as far as kessai may know it."""
+
+    payment_type: str
+    summary: dict[str, Any]  # payment_details as stored and returned (no type)
+    card: Card | None = None
+    card_reference: str | None = None
+    fingerprint: str | None = None
+    details: Mapping[Any, Any] = field(default_factory=dict)
+    customer_id: str | None = None
+    scenario: str | None = None
+    expiry_days: int | None = None
+    customer_present: bool = True
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A recorded payment and what the customer's browser should do next."""
+
+    payment: dict[str, Any]
+    outcome: Outcome
+    redirect_url: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.payment["status"] in states.SUCCESSFUL
+
+    @property
+    def decline(self) -> Declined | None:
+        return self.outcome if isinstance(self.outcome, Declined) else None
+
+
+def check_scenario(scenario: str | None, livemode: bool) -> str | None:
+    if scenario is not None and (livemode or scenario not in SCENARIOS):
+        raise InvalidParameter(
+            f"Komoju-Scenario must be one of {', '.join(SCENARIOS)}, and only in test mode",
+            param="Komoju-Scenario",
+        )
+    return scenario
+
+
+async def resolve_source(
+    conn: AsyncConnection,
+    rt: Runtime,
+    scope: Scope,
+    *,
+    payment_details: dict[str, Any] | str | None,
+    customer_id: str | None = None,
+    allowed_types: list[str] | None = None,
+    email: str | None = None,
+) -> Source:
+    now = rt.clock()
+    if customer_id is not None:
+        return await _saved_card(conn, scope, customer_id)
+    if isinstance(payment_details, str):
+        return await _token(conn, scope, payment_details, now, allowed_types)
+    assert payment_details is not None
+    ptype = parse(PaymentDetailsType, payment_details, prefix="payment_details").type
+    if allowed_types is not None and ptype not in allowed_types:
+        raise InvalidPaymentType(
+            f"payment_details[type]: {ptype} is not offered here "
+            f"(offered: {', '.join(allowed_types)})",
+            param="payment_details[type]",
+        )
+    kind = PAYMENT_TYPES[ptype].kind
+    if kind == "card":
+        card = cards.card_from(parse(CardDetails, payment_details, prefix="payment_details"), now)
+        return Source(
+            ptype,
+            cards.summary(card, email),
+            card=card,
+            fingerprint=cards.fingerprint(rt.secret, card),
+        )
+    if ptype == "konbini":
+        konbini = parse(KonbiniDetails, payment_details, prefix="payment_details")
+        fields = konbini.model_dump(exclude={"type", "expiry_days"}, exclude_none=True)
+        return Source(ptype, fields, details=fields, expiry_days=konbini.expiry_days)
+    if kind == "cash":
+        cash = parse(CashDetails, payment_details, prefix="payment_details")
+        fields = cash.model_dump(exclude={"type", "expiry_days"}, exclude_none=True)
+        return Source(ptype, fields, details=fields, expiry_days=cash.expiry_days)
+    wallet = parse(WalletDetails, payment_details, prefix="payment_details")
+    fields = {"email": wallet.email or email or ""}
+    return Source(ptype, fields, details=fields)
+
+
+async def _saved_card(conn: AsyncConnection, scope: Scope, customer_id: str) -> Source:
+    customer = await customer_store.get(conn, customer_id, **scope.kw())
+    if customer is None:
+        raise InvalidParameter(f"customer {customer_id!r} does not exist", param="customer")
+    if customer["card_reference"] is None:
+        raise InvalidParameter(
+            "customer has no saved card; save one with payment_details first", param="customer"
+        )
+    return Source(
+        "credit_card",
+        {**customer["source"], "email": customer["email"] or ""},
+        card_reference=customer["card_reference"],
+        fingerprint=customer["card_fingerprint"],
+        customer_id=customer_id,
+        scenario=customer["scenario"],
+        customer_present=False,
+    )
+
+
+async def _token(
+    conn: AsyncConnection,
+    scope: Scope,
+    token_id: str,
+    now: datetime,
+    allowed_types: list[str] | None,
+) -> Source:
+    token = await token_store.consume(conn, token_id, now, **scope.kw())
+    if token is None:
+        raise InvalidParameter(
+            "payment_details: no such token, or it was already used or is over 24 hours old",
+            param="payment_details",
+        )
+    if allowed_types is not None and token["payment_type"] not in allowed_types:
+        raise InvalidPaymentType(
+            f"payment_details: a {token['payment_type']} token is not offered here",
+            param="payment_details",
+        )
+    return Source(
+        token["payment_type"],
+        dict(token["payment_details"]),
+        card_reference=token["card_reference"],
+        fingerprint=token["card_fingerprint"],
+    )
+
+
+async def start(
+    conn: AsyncConnection,
+    rt: Runtime,
+    scope: Scope,
+    source: Source,
+    *,
+    amount: int,
+    currency: str,
+    capture: bool,
+    locale: str,
+    session: Mapping[Any, Any] | None = None,
+    description: str | None = None,
+    external_order_num: str | None = None,
+    metadata: dict[str, str] | None = None,
+    tax: int = 0,
+    mcc: str | None = None,
+    scenario: str | None = None,
+    card_reference: str | None = None,
+    customer_id: str | None = None,
+    return_url: str | None = None,
+) -> Attempt:
+    """Ask the processor, then record the payment (and its event) as the outcome says."""
+    processor = rt.processor(scope.livemode)
+    now = rt.clock()
+    payment_id = new_id()
+    charge = Charge(
+        payment_id,
+        amount + tax,
+        currency,
+        source.payment_type,
+        capture,
+        card=source.card,
+        card_reference=source.card_reference,
+        details=source.details,
+        scenario=scenario or source.scenario,
+        customer_present=source.customer_present,
+    )
+    outcome = await processor.authorize(charge)
+    payment: dict[str, Any] = {
+        "id": payment_id,
+        **scope.kw(),
+        "session_id": session["id"] if session is not None else None,
+        "completes_session": None,
+        "status": states.PENDING,
+        "payment_type": source.payment_type,
+        "amount": amount,
+        "tax": tax,
+        "payment_method_fee": 0,
+        "currency": currency,
+        "amount_captured": 0,
+        "amount_refunded": 0,
+        "capture_requested": capture,
+        "payment_details": dict(source.summary),
+        "card_fingerprint": source.fingerprint,
+        "card_reference": card_reference,
+        "processor": processor.name,
+        "processor_state": None,
+        "failure_code": None,
+        "customer_id": customer_id or source.customer_id,
+        "description": description,
+        "external_order_num": external_order_num,
+        "metadata": metadata or {},
+        "return_url": return_url,
+        "locale": locale,
+        "mcc": mcc,
+        "statement_descriptor": None,
+        "customer_family_name": source.details.get("family_name"),
+        "customer_given_name": source.details.get("given_name"),
+        "payment_deadline": None,
+        "created_at": now,
+        "updated_at": now,
+        "captured_at": None,
+    }
+    base = rt.settings.base_url
+    if isinstance(outcome, NeedsAction):
+        payment["processor_state"] = outcome.state
+        page = "offsite" if PAYMENT_TYPES[source.payment_type].offsite else "three_d_secure"
+        redirect = outcome.redirect_url or f"{base}/{page}/{payment_id}"
+        payment["payment_details"]["redirect_url"] = redirect
+        await payment_store.insert(conn, payment)
+        return Attempt(payment, outcome, redirect)
+    if isinstance(outcome, AwaitingCustomer):
+        instructions = f"{base}/instructions/{payment_id}"
+        deadline = now + timedelta(days=source.expiry_days or 3)
+        payment.update(
+            status=states.AUTHORIZED,
+            payment_deadline=deadline,
+            completes_session=session["id"] if session is not None else None,
+            payment_details={
+                **payment["payment_details"],
+                **outcome.details,
+                "instructions_url": instructions,
+                **(
+                    {"payment_deadline": resources.timestamp(deadline)}
+                    if source.payment_type == "bank_transfer"
+                    else {}
+                ),
+            },
+        )
+        await payment_store.insert(conn, payment)
+        await record_event(conn, payment, "payment.authorized", now)
+        return Attempt(payment, outcome, instructions)
+    payment.update(_settled(outcome, amount, now, session))
+    await payment_store.insert(conn, payment)
+    await record_event(conn, payment, _event_type(outcome), now, outcome)
+    return Attempt(payment, outcome)
+
+
+def _settled(
+    outcome: Result, amount: int, now: datetime, session: Mapping[Any, Any] | None
+) -> dict[str, Any]:
+    if isinstance(outcome, Approved):
+        return {
+            "status": states.CAPTURED if outcome.captured else states.AUTHORIZED,
+            "amount_captured": amount if outcome.captured else 0,
+            "captured_at": now if outcome.captured else None,
+            "completes_session": session["id"] if session is not None else None,
+            "processor_state": None,
+            "updated_at": now,
+        }
+    return {
+        "status": states.FAILED,
+        "failure_code": outcome.code,
+        "processor_state": None,
+        "updated_at": now,
+    }
+
+
+def _event_type(outcome: Result) -> str:
+    if isinstance(outcome, Approved):
+        return "payment.captured" if outcome.captured else "payment.authorized"
+    return "payment.failed"
+
+
+async def record_event(
+    conn: AsyncConnection,
+    payment: Mapping[Any, Any],
+    event_type: str,
+    now: datetime,
+    outcome: Outcome | None = None,
+    *,
+    refunds: list[Any] | None = None,
+    refund_requests: list[Any] | None = None,
+) -> None:
+    await events.insert(
+        conn,
+        merchant_id=payment["merchant_id"],
+        livemode=payment["livemode"],
+        type=event_type,
+        data=resources.payment(payment, refunds or [], refund_requests or []),
+        now=now,
+        reason=outcome.code if isinstance(outcome, Declined) else None,
+    )
+
+
+async def finish(
+    conn: AsyncConnection,
+    rt: Runtime,
+    payment: Mapping[Any, Any],
+    answer: str | None,
+    *,
+    session: Mapping[Any, Any] | None = None,
+    refuse: Declined | None = None,
+) -> Attempt:
+    """Complete a pending payment after the customer acted (3-D Secure, wallet page).
+
+    `refuse` fails it without asking the processor (e.g. its session was paid meanwhile).
+    The caller holds the locks; the payment must still be pending.
+    """
+    now = rt.clock()
+    outcome: Result
+    if refuse is not None:
+        outcome = refuse
+    else:
+        processor = rt.processor(payment["livemode"])
+        charge = Charge(
+            payment["id"],
+            payment["amount"] + payment["tax"],
+            payment["currency"],
+            payment["payment_type"],
+            payment["capture_requested"],
+        )
+        outcome = await processor.complete(charge, payment["processor_state"] or "", answer)
+    changes = _settled(outcome, payment["amount"], now, session)
+    details = {k: v for k, v in payment["payment_details"].items() if k != "redirect_url"}
+    changes["payment_details"] = details
+    if not await payment_store.move(conn, payment["id"], states.PENDING, changes):
+        raise InvalidParameter("This payment is no longer waiting for the customer.")
+    updated = {**payment, **changes}
+    await record_event(conn, updated, _event_type(outcome), now, outcome)
+    return Attempt(updated, outcome)

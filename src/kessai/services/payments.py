@@ -1,0 +1,310 @@
+"""Payment operations after creation: show, list, update, capture, refund, cancel,
+refund requests, and the test-mode cash "customer paid" action.
+
+Every move is checked against the state machine (`kessai.core.payments`) while the payment
+row is locked, and applied with a conditional update, so concurrent requests can never
+capture twice, refund more than was captured, or cancel a captured payment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kessai.core import payments as states
+from kessai.core.payment_types import PAYMENT_TYPES, serves
+from kessai.errors import (
+    Forbidden,
+    InvalidParameter,
+    NotCancellable,
+    NotCapturable,
+    NotFound,
+    NotRefundable,
+)
+from kessai.ids import new_id
+from kessai.processors.base import Declined, Transaction
+from kessai.schemas.requests import (
+    CapturePayment,
+    CreatePayment,
+    CreateRefundRequest,
+    PaymentListParams,
+    RefundPayment,
+    UpdatePayment,
+)
+from kessai.services import charging
+from kessai.services.charging import Scope
+from kessai.services.runtime import Caller, Runtime
+from kessai.store import payments as store
+from kessai.store import rows
+from kessai.store.tables import payments as table
+from kessai.store.tables import refund_requests, refunds
+
+
+@dataclass(frozen=True)
+class PaymentView:
+    row: Mapping[Any, Any]
+    refunds: list[Any]
+    refund_requests: list[Any]
+    decline: Declined | None = None
+
+
+def _scope(caller: Caller) -> Scope:
+    return Scope(caller.merchant_id, caller.livemode)
+
+
+async def view(conn: AsyncConnection, row: Mapping[Any, Any]) -> PaymentView:
+    found_refunds, found_requests = await store.children(conn, [row["id"]])
+    return PaymentView(row, found_refunds[row["id"]], found_requests[row["id"]])
+
+
+async def _locked(conn: AsyncConnection, caller: Caller, payment_id: str) -> Mapping[Any, Any]:
+    row = await rows.get(conn, table, payment_id, lock=True, **_scope(caller).kw())
+    if row is None:
+        raise NotFound(f"No payment {payment_id!r} exists for this merchant and mode.")
+    return row
+
+
+async def get(conn: AsyncConnection, caller: Caller, payment_id: str) -> PaymentView:
+    row = await store.get(conn, payment_id, **_scope(caller).kw())
+    if row is None:
+        raise NotFound(f"No payment {payment_id!r} exists for this merchant and mode.")
+    return await view(conn, row)
+
+
+async def create(
+    conn: AsyncConnection,
+    rt: Runtime,
+    caller: Caller,
+    params: CreatePayment,
+    scenario: str | None,
+) -> PaymentView:
+    scope = _scope(caller)
+    charging.check_scenario(scenario, caller.livemode)
+    supported = rt.processor(caller.livemode).supported_types
+    allowed = [
+        slug
+        for slug, ptype in PAYMENT_TYPES.items()
+        if slug in supported and serves(ptype, params.currency, "payment")
+    ]
+    source = await charging.resolve_source(
+        conn,
+        rt,
+        scope,
+        payment_details=params.payment_details,
+        customer_id=params.customer,
+        allowed_types=allowed,
+    )
+    attempt = await charging.start(
+        conn,
+        rt,
+        scope,
+        source,
+        amount=params.amount,
+        currency=params.currency,
+        capture=params.capture,
+        locale=params.locale,
+        description=params.description,
+        external_order_num=params.external_order_num,
+        metadata=params.metadata,
+        tax=params.tax,
+        scenario=scenario,
+        return_url=params.return_url,
+    )
+    return PaymentView(attempt.payment, [], [], attempt.decline)
+
+
+async def update(
+    conn: AsyncConnection, rt: Runtime, caller: Caller, payment_id: str, params: UpdatePayment
+) -> PaymentView:
+    row = await _locked(conn, caller, payment_id)
+    changes = params.model_dump(exclude_none=True)
+    if changes:
+        now = rt.clock()
+        await rows.update_where(conn, table, payment_id, [], {**changes, "updated_at": now})
+        row = {**row, **changes, "updated_at": now}
+        result = await view(conn, row)
+        await charging.record_event(
+            conn, row, "payment.updated", now,
+            refunds=result.refunds, refund_requests=result.refund_requests,
+        )  # fmt: skip
+        return result
+    return await view(conn, row)
+
+
+def _tx(row: Mapping[Any, Any]) -> Transaction:
+    return Transaction(row["id"], row["payment_type"], row["amount"], row["currency"])
+
+
+async def capture(
+    conn: AsyncConnection, rt: Runtime, caller: Caller, payment_id: str, params: CapturePayment
+) -> PaymentView:
+    row = await _locked(conn, caller, payment_id)
+    if row["status"] != states.AUTHORIZED or PAYMENT_TYPES[row["payment_type"]].kind == "cash":
+        raise NotCapturable(
+            f"Only an authorized card or wallet payment can be captured; this one is "
+            f"{row['status']} ({row['payment_type']})."
+        )
+    amount = params.amount if params.amount is not None else row["amount"]
+    if not 0 < amount <= row["amount"]:
+        raise InvalidParameter(
+            f"amount must be between 1 and the authorized amount ({row['amount']})",
+            param="amount",
+        )
+    result = await rt.processor(row["livemode"]).capture(_tx(row), amount)
+    if isinstance(result, Declined):
+        return PaymentView(row, [], [], result)
+    now = rt.clock()
+    changes = {"status": states.CAPTURED, "amount_captured": amount, "captured_at": now,
+               "updated_at": now}  # fmt: skip
+    if not await store.move(conn, payment_id, states.AUTHORIZED, changes):
+        raise NotCapturable("This payment is no longer authorized.")
+    row = {**row, **changes}
+    await charging.record_event(conn, row, "payment.captured", now)
+    return await view(conn, row)
+
+
+async def refund(
+    conn: AsyncConnection, rt: Runtime, caller: Caller, payment_id: str, params: RefundPayment
+) -> PaymentView:
+    row = await _locked(conn, caller, payment_id)
+    if row["status"] != states.CAPTURED:
+        raise NotRefundable(
+            f"Only a captured payment can be refunded; this one is {row['status']}."
+        )
+    if PAYMENT_TYPES[row["payment_type"]].kind == "cash":
+        raise NotRefundable(
+            "Cash payments (konbini, bank transfer, Pay-easy) are refunded to a bank account: "
+            "use POST /payments/{id}/refund_request."
+        )
+    left = row["amount_captured"] - row["amount_refunded"]
+    amount = params.amount if params.amount is not None else left
+    if not 0 < amount <= left:
+        raise NotRefundable(
+            f"The refund amount must be between 1 and what is left to refund ({left})."
+        )
+    result = await rt.processor(row["livemode"]).refund(_tx(row), amount)
+    if isinstance(result, Declined):
+        return PaymentView(row, [], [], result)
+    now = rt.clock()
+    full = amount == left
+    extra = {"status": states.REFUNDED} if full else {}
+    if not await store.add_refund(conn, payment_id, amount, {"updated_at": now, **extra}):
+        raise NotRefundable("The refund would exceed the captured amount.")
+    await rows.insert(conn, refunds, {
+        "id": new_id(), "payment_id": payment_id, "amount": amount,
+        "currency": row["currency"], "description": params.description, "created_at": now,
+    })  # fmt: skip
+    refunded = await store.get(conn, payment_id)
+    assert refunded is not None
+    result_view = await view(conn, refunded)
+    for event_type in ("payment.refund.created", *(["payment.refunded"] if full else [])):
+        await charging.record_event(
+            conn, refunded, event_type, now,
+            refunds=result_view.refunds, refund_requests=result_view.refund_requests,
+        )  # fmt: skip
+    return result_view
+
+
+async def cancel(
+    conn: AsyncConnection, rt: Runtime, caller: Caller, payment_id: str
+) -> PaymentView:
+    row = await _locked(conn, caller, payment_id)
+    if row["status"] not in (states.PENDING, states.AUTHORIZED):
+        raise NotCancellable(
+            f"Only a pending or authorized payment can be cancelled; this one is {row['status']}."
+        )
+    result = await rt.processor(row["livemode"]).cancel(_tx(row))
+    if isinstance(result, Declined):
+        return PaymentView(row, [], [], result)
+    now = rt.clock()
+    changes = {"status": states.CANCELLED, "processor_state": None, "updated_at": now}
+    if not await store.move(conn, payment_id, row["status"], changes):
+        raise NotCancellable("This payment changed while it was being cancelled; retry.")
+    row = {**row, **changes}
+    await charging.record_event(conn, row, "payment.cancelled", now)
+    return await view(conn, row)
+
+
+async def refund_request(
+    conn: AsyncConnection,
+    rt: Runtime,
+    caller: Caller,
+    payment_id: str,
+    params: CreateRefundRequest,
+) -> PaymentView:
+    row = await _locked(conn, caller, payment_id)
+    if row["status"] != states.CAPTURED or PAYMENT_TYPES[row["payment_type"]].kind != "cash":
+        raise NotRefundable(
+            "A refund request is for a captured cash payment (konbini, bank transfer, "
+            "Pay-easy); refund card and wallet payments with POST /payments/{id}/refund."
+        )
+    current = await view(conn, row)
+    requested = sum(r["amount"] for r in current.refund_requests if r["status"] != "rejected")
+    left = row["amount_captured"] - row["amount_refunded"] - requested
+    if not 0 < params.amount <= left:
+        raise NotRefundable(f"The requested amount must be between 1 and {left}.")
+    now = rt.clock()
+    await rows.insert(conn, refund_requests, {
+        "id": new_id(), "payment_id": payment_id, "status": "pending", "created_at": now,
+        **params.model_dump(),
+    })  # fmt: skip
+    return await view(conn, row)
+
+
+async def listing(
+    conn: AsyncConnection, caller: Caller, params: PaymentListParams
+) -> tuple[int, list[PaymentView]]:
+    filters: list[Any] = []
+    if params.status:
+        filters.append(table.c.status.in_(params.status))
+    if params.currency:
+        filters.append(table.c.currency == params.currency)
+    if params.external_order_num:
+        filters.append(table.c.external_order_num == params.external_order_num)
+    if params.start_time:
+        filters.append(table.c.created_at >= params.start_time)
+    if params.end_time:
+        filters.append(table.c.created_at <= params.end_time)
+    total, found = await rows.page(
+        conn, table, **_scope(caller).kw(), filters=filters,
+        page=params.page, per_page=params.per_page,
+    )  # fmt: skip
+    found_refunds, found_requests = await store.children(conn, [r["id"] for r in found])
+    return total, [PaymentView(r, found_refunds[r["id"]], found_requests[r["id"]]) for r in found]
+
+
+async def customer_paid(conn: AsyncConnection, rt: Runtime, payment_id: str) -> PaymentView:
+    """Test mode: the customer paid a cash-type payment at the store or bank (captures it).
+
+    A real processor reports this through its own notification, which calls the same move.
+    """
+    found = await rows.get(conn, table, payment_id, lock=True)
+    if found is None:
+        raise NotFound("No such payment.")
+    row: Mapping[Any, Any] = found
+    if row["livemode"]:
+        raise Forbidden("Simulating a cash payment is only possible in test mode.")
+    now = rt.clock()
+    if row["status"] != states.AUTHORIZED or PAYMENT_TYPES[row["payment_type"]].kind != "cash":
+        raise NotCapturable(f"This payment is {row['status']} and is not waiting for cash.")
+    if row["payment_deadline"] is not None and row["payment_deadline"] <= now:
+        await expire(conn, rt, row)  # too late: it expires instead (and that is committed)
+        return await view(conn, {**row, "status": states.EXPIRED})
+    changes = {"status": states.CAPTURED, "amount_captured": row["amount"], "captured_at": now,
+               "updated_at": now}  # fmt: skip
+    await store.move(conn, payment_id, states.AUTHORIZED, changes)
+    row = {**row, **changes}
+    await charging.record_event(conn, row, "payment.captured", now)
+    return await view(conn, row)
+
+
+async def expire(conn: AsyncConnection, rt: Runtime, row: Mapping[Any, Any]) -> bool:
+    now = rt.clock()
+    changes = {"status": states.EXPIRED, "processor_state": None, "updated_at": now}
+    if not await store.move(conn, row["id"], row["status"], changes):
+        return False
+    await charging.record_event(conn, {**row, **changes}, "payment.expired", now)
+    return True
