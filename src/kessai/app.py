@@ -7,6 +7,8 @@ hosted page); nothing ever answers with a stack trace.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +28,7 @@ from kessai.hosted import routes as hosted_routes
 from kessai.processors.simulated import SimulatedProcessor
 from kessai.services import execute
 from kessai.services.runtime import Runtime
+from kessai.services.sweeper import run_forever
 from kessai.settings import Settings
 from kessai.store import merchants
 from kessai.store.db import Database
@@ -48,10 +51,17 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database.from_url(settings.database_url, pool_size=settings.db_pool_size)
-        app.state.runtime = await build_runtime(settings, db)
+        rt = app.state.runtime = await build_runtime(settings, db)
+        sweeper = None
+        if settings.sweep_interval > 0:
+            sweeper = asyncio.create_task(run_forever(rt, settings.sweep_interval))
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
             await db.dispose()
 
     app = FastAPI(

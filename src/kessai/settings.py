@@ -20,6 +20,8 @@ class Settings:
     # Pool size per server process (PostgreSQL); SQLite uses a small pool of its own.
     db_pool_size: int = 10
     log_level: str = "info"
+    # Seconds between deadline sweeps in each server process (0 turns the sweeper off).
+    sweep_interval: float = 30.0
 
     @classmethod
     def from_env(
@@ -32,4 +34,5 @@ class Settings:
             base_url=(env.get("KESSAI_BASE_URL") or f"http://{shown_host}:{port}").rstrip("/"),
             db_pool_size=int(env.get("KESSAI_DB_POOL_SIZE") or 10),
             log_level=env.get("KESSAI_LOG_LEVEL") or "info",
+            sweep_interval=float(env.get("KESSAI_SWEEP_INTERVAL") or 30),
         )

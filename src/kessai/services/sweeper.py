@@ -1,0 +1,62 @@
+"""Deadlines that take effect without anyone calling the API.
+
+`sweep()` expires cash-type payments (konbini, bank transfer, Pay-easy) whose payment
+deadline has passed, each with its `payment.expired` event in the same transaction as the
+move. It is safe to run from any number of processes at once: rows are claimed with
+`FOR UPDATE SKIP LOCKED` on PostgreSQL (SQLite serializes writers), and every move is a
+conditional update, so no payment expires twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kessai.core import payments as states
+from kessai.core.payment_types import PAYMENT_TYPES
+from kessai.services import execute, payments
+from kessai.services.runtime import Runtime
+from kessai.store.tables import payments as table
+
+log = logging.getLogger("kessai.sweeper")
+CASH_TYPES = tuple(slug for slug, t in PAYMENT_TYPES.items() if t.kind == "cash")
+
+
+async def sweep(rt: Runtime, *, batch: int = 200) -> int:
+    """Expire overdue payments, one batch per transaction; how many expired."""
+    total = 0
+    while True:
+
+        async def one_batch(conn: AsyncConnection) -> int:
+            query = (
+                sa.select(table)
+                .where(
+                    table.c.status == states.AUTHORIZED,
+                    table.c.payment_type.in_(CASH_TYPES),
+                    table.c.payment_deadline <= rt.clock(),
+                )
+                .limit(batch)
+            )
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            due = (await conn.execute(query)).mappings().all()
+            return sum([await payments.expire(conn, rt, row) for row in due])
+
+        expired = await execute.write(rt, one_batch)
+        total += expired
+        if expired < batch:
+            return total
+
+
+async def run_forever(rt: Runtime, interval: float) -> None:
+    while True:
+        try:
+            count = await sweep(rt)
+            if count:
+                log.info("expired %d overdue payments", count)
+        except Exception:  # keep sweeping: a bad moment must not stop deadlines for good
+            log.exception("sweep failed")
+        await asyncio.sleep(interval)

@@ -1,0 +1,76 @@
+"""Deadlines take effect with nobody calling the API: the sweeper, in-process, on the
+test run's real store, with a clock the test moves forward."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from kessai.processors.simulated import SimulatedProcessor
+from kessai.schemas.requests import CreatePayment
+from kessai.services import execute, payments, sweeper
+from kessai.services.runtime import Caller, Runtime
+from kessai.settings import Settings
+from kessai.store import merchants
+from kessai.store.db import Database
+from kessai.store.migrate import upgrade
+from kessai.store.tables import events
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def runtime(database_url: str):
+    await upgrade(database_url)
+    db = Database.from_url(database_url, pool_size=2)
+    clock = Clock()
+    rt = Runtime(Settings(database_url=database_url), db, b"k" * 32, SimulatedProcessor(),
+                 clock=clock)  # fmt: skip
+    try:
+        yield rt, clock
+    finally:
+        await db.dispose()
+
+
+async def test_overdue_konbini_payment_expires_with_its_event(runtime) -> None:
+    rt, clock = runtime
+    merchant_id, _ = await execute.write(
+        rt, lambda conn: merchants.insert_merchant(conn, "Sweep Shop", clock())
+    )
+    caller = Caller(merchant_id, "Sweep Shop", False, "secret")
+    details = {"type": "konbini", "store": "lawson", "email": "a@example.com"}
+    made = []
+    for days in (1, 5):
+        params = CreatePayment(amount=1000, currency="JPY", payment_details={**details,
+                               "expiry_days": days})  # fmt: skip
+        view = await execute.write(rt, lambda conn, p=params: payments.create(conn, rt, caller,
+                                   p, None))  # fmt: skip
+        assert view.row["status"] == "authorized"
+        made.append(view.row["id"])
+
+    assert await sweeper.sweep(rt) == 0  # nothing is due yet
+    clock.now += timedelta(days=2)
+    assert await sweeper.sweep(rt) == 1
+    assert await sweeper.sweep(rt) == 0  # and it never expires twice
+
+    short, long = [
+        await execute.read(rt, lambda conn, i=i: payments.get(conn, caller, i)) for i in made
+    ]
+    assert short.row["status"] == "expired"
+    assert long.row["status"] == "authorized"
+    rows = await execute.read(rt, lambda conn: _events(conn, merchant_id))
+    assert [(e["type"], e["data"]["id"]) for e in rows].count(("payment.expired", made[0])) == 1
+    assert all(e["data"]["id"] != made[1] for e in rows if e["type"] == "payment.expired")
+
+
+async def _events(conn, merchant_id: str):
+    result = await conn.execute(sa.select(events).where(events.c.merchant_id == merchant_id))
+    return result.mappings().all()
