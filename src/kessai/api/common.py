@@ -56,6 +56,15 @@ def declined(decline: Declined, details: dict[str, Any] | None = None) -> Render
     return 402, dumps(error_body(decline.code, decline.message, None, details))
 
 
+def row_or_decline(serialize: Callable[[Any], Any]) -> Render[Any]:
+    """Render an operation that returns a row, or a `Declined` from the processor."""
+
+    def render(rt: Runtime, result: Any) -> Rendered:
+        return declined(result) if isinstance(result, Declined) else ok(serialize(result))
+
+    return render
+
+
 def query(request: Request) -> dict[str, Any]:
     return dict(request.query_params)
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kessai.api.common import declined, ok, query, read, write
-from kessai.processors.base import Declined
+from kessai.api.common import ok, query, read, row_or_decline, write
 from kessai.schemas import resources
 from kessai.schemas.requests import CustomerParams, ListParams, parse
 from kessai.services import customers
@@ -21,10 +19,7 @@ from kessai.store.tables import customers as table
 router = APIRouter()
 
 
-def render(rt: Runtime, row: Mapping[Any, Any] | Declined) -> Rendered:
-    if isinstance(row, Declined):
-        return declined(row)
-    return ok(resources.customer(row))
+render = row_or_decline(resources.customer)
 
 
 @router.post("/customers")

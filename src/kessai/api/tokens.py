@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kessai.api.common import declined, ok, query, read, write
+from kessai.api.common import ok, query, read, row_or_decline, write
 from kessai.core.money import currency as parse_currency
 from kessai.core.payment_types import PAYMENT_TYPES
 from kessai.core.rules import Invalid
 from kessai.errors import InvalidCurrency
-from kessai.processors.base import Declined
 from kessai.schemas import resources
 from kessai.schemas.requests import CreateToken, parse
 from kessai.services import tokens
@@ -24,10 +20,7 @@ from kessai.services.runtime import Runtime
 router = APIRouter()
 
 
-def render_token(rt: Runtime, row: Mapping[Any, Any] | Declined) -> Rendered:
-    if isinstance(row, Declined):
-        return declined(row)
-    return ok(resources.token(row))
+render_token = row_or_decline(resources.token)
 
 
 @router.post("/tokens")

@@ -76,6 +76,14 @@ async def _answer(request: Request, payment_id: str, answer: str | None, locale:
     return RedirectResponse(with_locale(target, rt, locale), status_code=303)
 
 
+async def _form_answer(request: Request, payment_id: str, page: str, answer_of: Any) -> Response:
+    form = await form_of(request)
+    locale = pick_locale(form.get("locale"), "ja")
+    if not csrf_ok(request, payment_id, form):
+        return RedirectResponse(f"/{page}/{payment_id}?locale={locale}", status_code=303)
+    return await _answer(request, payment_id, answer_of(form), locale)
+
+
 @router.get("/three_d_secure/{payment_id}", response_class=HTMLResponse)
 async def challenge(request: Request, payment_id: str) -> Response:
     return await _action_page(request, payment_id, "three_d_secure.html")
@@ -83,11 +91,9 @@ async def challenge(request: Request, payment_id: str) -> Response:
 
 @router.post("/three_d_secure/{payment_id}", response_class=HTMLResponse)
 async def challenge_answer(request: Request, payment_id: str) -> Response:
-    form = await form_of(request)
-    locale = pick_locale(form.get("locale"), "ja")
-    if not csrf_ok(request, payment_id, form):
-        return RedirectResponse(f"/three_d_secure/{payment_id}?locale={locale}", status_code=303)
-    return await _answer(request, payment_id, form.get("password"), locale)
+    return await _form_answer(
+        request, payment_id, "three_d_secure", lambda form: form.get("password")
+    )
 
 
 @router.get("/offsite/{payment_id}", response_class=HTMLResponse)
@@ -97,12 +103,12 @@ async def offsite(request: Request, payment_id: str) -> Response:
 
 @router.post("/offsite/{payment_id}", response_class=HTMLResponse)
 async def offsite_answer(request: Request, payment_id: str) -> Response:
-    form = await form_of(request)
-    locale = pick_locale(form.get("locale"), "ja")
-    if not csrf_ok(request, payment_id, form):
-        return RedirectResponse(f"/offsite/{payment_id}?locale={locale}", status_code=303)
-    answer = "capture" if form.get("action") == "capture" else "fail"
-    return await _answer(request, payment_id, answer, locale)
+    return await _form_answer(
+        request,
+        payment_id,
+        "offsite",
+        lambda form: "capture" if form.get("action") == "capture" else "fail",
+    )
 
 
 def _deadline(value: datetime | None, locale: str) -> str | None:
