@@ -7,8 +7,6 @@ hosted page); nothing ever answers with a stack trace.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from kessai.api import customers as api_customers
+from kessai.api import events as api_events
 from kessai.api import payments as api_payments
 from kessai.api import sessions as api_sessions
 from kessai.api import tokens as api_tokens
@@ -28,10 +27,10 @@ from kessai.hosted import routes as hosted_routes
 from kessai.processors.simulated import SimulatedProcessor
 from kessai.services import execute
 from kessai.services.runtime import Runtime
-from kessai.services.sweeper import run_forever
 from kessai.settings import Settings
 from kessai.store import merchants
 from kessai.store.db import Database
+from kessai.worker.runner import background
 
 log = logging.getLogger("kessai")
 
@@ -52,16 +51,13 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database.from_url(settings.database_url, pool_size=settings.db_pool_size)
         rt = app.state.runtime = await build_runtime(settings, db)
-        sweeper = None
-        if settings.sweep_interval > 0:
-            sweeper = asyncio.create_task(run_forever(rt, settings.sweep_interval))
         try:
-            yield
+            if settings.embedded_worker:
+                async with background(rt):
+                    yield
+            else:
+                yield
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
             await db.dispose()
 
     app = FastAPI(
@@ -71,8 +67,9 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    for module in (api_sessions, api_payments, api_customers, api_tokens):
+    for module in (api_sessions, api_payments, api_customers, api_tokens, api_events):
         app.include_router(module.router, prefix="/api/v1")
+    app.include_router(api_events.admin, prefix="/kessai/v1")
     app.include_router(hosted_routes.router)
     app.mount("/static", hosted_routes.static_files(), name="static")
 
@@ -121,7 +118,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith(("/api/", "/kessai/"))
 
 
 def app_from_env() -> FastAPI:

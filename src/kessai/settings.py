@@ -22,6 +22,11 @@ class Settings:
     log_level: str = "info"
     # Seconds between deadline sweeps in each server process (0 turns the sweeper off).
     sweep_interval: float = 30.0
+    # Run webhook delivery and sweeps inside `kessai serve` (off when `kessai worker` runs).
+    embedded_worker: bool = True
+    webhook_retry_base: float = 60.0
+    webhook_timeout: float = 10.0
+    webhook_allow_private: str = "test"  # test | all | none (see worker/addresses.py)
 
     @classmethod
     def from_env(
@@ -35,4 +40,14 @@ class Settings:
             db_pool_size=int(env.get("KESSAI_DB_POOL_SIZE") or 10),
             log_level=env.get("KESSAI_LOG_LEVEL") or "info",
             sweep_interval=float(env.get("KESSAI_SWEEP_INTERVAL") or 30),
+            embedded_worker=(env.get("KESSAI_EMBEDDED_WORKER") or "1") not in ("0", "false"),
+            webhook_retry_base=float(env.get("KESSAI_WEBHOOK_RETRY_BASE_SECONDS") or 60),
+            webhook_timeout=float(env.get("KESSAI_WEBHOOK_TIMEOUT_SECONDS") or 10),
+            webhook_allow_private=_policy(env.get("KESSAI_WEBHOOK_ALLOW_PRIVATE") or "test"),
         )
+
+
+def _policy(value: str) -> str:
+    if value not in ("test", "all", "none"):
+        raise ValueError("KESSAI_WEBHOOK_ALLOW_PRIVATE must be test, all or none")
+    return value

@@ -12,14 +12,12 @@ from typing import Any
 
 from kessai.core.payment_types import CARD_BRANDS, KONBINI_STORES, PAYMENT_TYPES
 from kessai.core.sessions import CUSTOMER_MODES, PAYMENT_MODES, is_expired
+from kessai.core.times import iso
 
 Row = Mapping[Any, Any]
 
 
-def timestamp(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+timestamp = iso
 
 
 def refund(row: Row) -> dict[str, Any]:

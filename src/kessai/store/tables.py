@@ -207,8 +207,62 @@ events = sa.Table(
     sa.Column("type", sa.String(40), nullable=False),
     sa.Column("reason", sa.String(255), nullable=True),
     sa.Column("data", JSON, nullable=False),
+    # The exact JSON sent to webhooks: the same bytes on every attempt.
+    sa.Column("body", sa.Text(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Index(None, "merchant_id", "livemode", "created_at"),
+)
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("merchant_id", ID, sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean(), nullable=False),
+    sa.Column("url", sa.Text(), nullable=False),
+    sa.Column("secret", sa.String(100), nullable=False),
+    # The event types wanted; null means every type.
+    sa.Column("event_types", JSON, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("deleted_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "merchant_id", "livemode"),
+)
+
+# One row per (event, endpoint): written with the event, claimed by workers.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("event_id", ID, sa.ForeignKey("events.id"), nullable=False),
+    sa.Column("endpoint_id", ID, sa.ForeignKey("webhook_endpoints.id"), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),  # pending | delivered | failed
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("delivered_at", UTCDateTime(), nullable=True),
+    sa.UniqueConstraint("event_id", "endpoint_id"),
+    sa.Index(None, "status", "next_attempt_at"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column(
+        "delivery_id",
+        sa.BigInteger(),
+        sa.ForeignKey("webhook_deliveries.id"),
+        nullable=False,
+        index=True,
+    ),  # fmt: skip
+    sa.Column("attempt", sa.Integer(), nullable=False),
+    sa.Column("worker", sa.String(100), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("latency_ms", sa.Integer(), nullable=False),
+    sa.Column("status_code", sa.Integer(), nullable=True),
+    sa.Column("error", sa.String(500), nullable=True),
+    sa.Column("response_snippet", sa.String(500), nullable=True),
+    sa.UniqueConstraint("delivery_id", "attempt"),
 )
 
 idempotency_keys = sa.Table(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 02:25:29.510761
+Create Date: 2026-11-25 02:31:41.164842
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
+        sa.Column("body", sa.Text(), nullable=False),
         sa.Column("created_at", kessai.store.coltypes.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["merchant_id"], ["merchants.id"], name=op.f("fk_events_merchant_id_merchants")
@@ -223,6 +224,34 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tokens")),
     )
     op.create_table(
+        "webhook_endpoints",
+        sa.Column("id", sa.String(length=25), nullable=False),
+        sa.Column("merchant_id", sa.String(length=25), nullable=False),
+        sa.Column("livemode", sa.Boolean(), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("secret", sa.String(length=100), nullable=False),
+        sa.Column(
+            "event_types",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("created_at", kessai.store.coltypes.UTCDateTime(), nullable=False),
+        sa.Column("deleted_at", kessai.store.coltypes.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchants.id"],
+            name=op.f("fk_webhook_endpoints_merchant_id_merchants"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_endpoints")),
+    )
+    with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_webhook_endpoints_merchant_id_livemode"),
+            ["merchant_id", "livemode"],
+            unique=False,
+        )
+
+    op.create_table(
         "payments",
         sa.Column("id", sa.String(length=25), nullable=False),
         sa.Column("merchant_id", sa.String(length=25), nullable=False),
@@ -299,6 +328,36 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("event_id", sa.String(length=25), nullable=False),
+        sa.Column("endpoint_id", sa.String(length=25), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("next_attempt_at", kessai.store.coltypes.UTCDateTime(), nullable=False),
+        sa.Column("created_at", kessai.store.coltypes.UTCDateTime(), nullable=False),
+        sa.Column("delivered_at", kessai.store.coltypes.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["endpoint_id"],
+            ["webhook_endpoints.id"],
+            name=op.f("fk_webhook_deliveries_endpoint_id_webhook_endpoints"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["event_id"], ["events.id"], name=op.f("fk_webhook_deliveries_event_id_events")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+        sa.UniqueConstraint(
+            "event_id", "endpoint_id", name=op.f("uq_webhook_deliveries_event_id_endpoint_id")
+        ),
+    )
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_webhook_deliveries_status_next_attempt_at"),
+            ["status", "next_attempt_at"],
+            unique=False,
+        )
+
+    op.create_table(
         "refund_requests",
         sa.Column("id", sa.String(length=25), nullable=False),
         sa.Column("payment_id", sa.String(length=25), nullable=False),
@@ -340,11 +399,41 @@ def upgrade() -> None:
     with op.batch_alter_table("refunds", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_refunds_payment_id"), ["payment_id"], unique=False)
 
+    op.create_table(
+        "webhook_attempts",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("delivery_id", sa.BigInteger(), nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("worker", sa.String(length=100), nullable=False),
+        sa.Column("started_at", kessai.store.coltypes.UTCDateTime(), nullable=False),
+        sa.Column("latency_ms", sa.Integer(), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("error", sa.String(length=500), nullable=True),
+        sa.Column("response_snippet", sa.String(length=500), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["delivery_id"],
+            ["webhook_deliveries.id"],
+            name=op.f("fk_webhook_attempts_delivery_id_webhook_deliveries"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_attempts")),
+        sa.UniqueConstraint(
+            "delivery_id", "attempt", name=op.f("uq_webhook_attempts_delivery_id_attempt")
+        ),
+    )
+    with op.batch_alter_table("webhook_attempts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_webhook_attempts_delivery_id"), ["delivery_id"], unique=False
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("webhook_attempts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_attempts_delivery_id"))
+
+    op.drop_table("webhook_attempts")
     with op.batch_alter_table("refunds", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_refunds_payment_id"))
 
@@ -353,6 +442,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_refund_requests_payment_id"))
 
     op.drop_table("refund_requests")
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_status_next_attempt_at"))
+
+    op.drop_table("webhook_deliveries")
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_payments_status_payment_deadline"))
         batch_op.drop_index(batch_op.f("ix_payments_session_id"))
@@ -361,6 +454,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_payments_customer_id"))
 
     op.drop_table("payments")
+    with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_endpoints_merchant_id_livemode"))
+
+    op.drop_table("webhook_endpoints")
     op.drop_table("tokens")
     with op.batch_alter_table("sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sessions_merchant_id_livemode_created_at"))

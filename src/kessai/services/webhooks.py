@@ -1,0 +1,178 @@
+"""Webhook endpoints and events as merchants see them: add, list, remove, redeliver."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kessai.core import rules
+from kessai.errors import InvalidParameter, NotFound
+from kessai.ids import new_id
+from kessai.store import events, rows, webhooks
+from kessai.store.tables import events as events_table
+
+EVENT_TYPES = (
+    "payment.authorized", "payment.captured", "payment.updated", "payment.expired",
+    "payment.cancelled", "payment.refund.created", "payment.refunded", "payment.failed",
+    "customer.created", "customer.updated", "customer.deleted", "ping",
+)  # fmt: skip
+
+
+def endpoint_view(row: Mapping[Any, Any], *, with_secret: bool = False) -> dict[str, Any]:
+    from kessai.core.times import iso
+
+    view = {
+        "id": row["id"],
+        "resource": "webhook_endpoint",
+        "url": row["url"],
+        "event_types": row["event_types"],
+        "livemode": row["livemode"],
+        "created_at": iso(row["created_at"]),
+    }
+    if with_secret:
+        view["secret"] = row["secret"]
+    return view
+
+
+def check_url(url: Any) -> str:
+    try:
+        return rules.http_url(url)
+    except rules.Invalid as exc:
+        raise InvalidParameter(f"url {exc.message}", param="url") from None
+
+
+def check_types(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
+        raise InvalidParameter("event_types must be a list of event types", param="event_types")
+    unknown = [t for t in items if t not in EVENT_TYPES]
+    if unknown or not items:
+        raise InvalidParameter(
+            f"event_types must name types among: {', '.join(EVENT_TYPES)}", param="event_types"
+        )
+    return list(dict.fromkeys(items))
+
+
+async def add_endpoint(
+    conn: AsyncConnection,
+    *,
+    merchant_id: str,
+    livemode: bool,
+    url: Any,
+    event_types: Any,
+    now: Any,
+) -> dict[str, Any]:
+    """A new endpoint with a fresh secret, and a `ping` event queued to it alone."""
+    values = {
+        "id": new_id(),
+        "merchant_id": merchant_id,
+        "livemode": livemode,
+        "url": check_url(url),
+        "secret": secrets.token_hex(32),
+        "event_types": check_types(event_types),
+        "created_at": now,
+        "deleted_at": None,
+    }
+    await webhooks.insert_endpoint(conn, values)
+    await events.insert(
+        conn,
+        merchant_id=merchant_id,
+        livemode=livemode,
+        type="ping",
+        data={"webhook_endpoint": values["id"], "url": values["url"]},
+        now=now,
+        only_endpoint=values["id"],
+    )
+    return endpoint_view(values, with_secret=True)
+
+
+async def list_endpoints(
+    conn: AsyncConnection, merchant_id: str, livemode: bool
+) -> list[dict[str, Any]]:
+    return [endpoint_view(r) for r in await webhooks.endpoints(conn, merchant_id, livemode)]
+
+
+async def remove_endpoint(
+    conn: AsyncConnection, endpoint_id: str, merchant_id: str, livemode: bool, now: Any
+) -> dict[str, Any]:
+    if not await webhooks.remove_endpoint(conn, endpoint_id, merchant_id, livemode, now):
+        raise NotFound(f"No webhook endpoint {endpoint_id!r} exists for this merchant and mode.")
+    return {"id": endpoint_id, "resource": "webhook_endpoint", "deleted": True}
+
+
+async def event(
+    conn: AsyncConnection, event_id: str, merchant_id: str, livemode: bool
+) -> dict[str, Any]:
+    row = await rows.get(conn, events_table, event_id, merchant_id=merchant_id, livemode=livemode)
+    if row is None:
+        raise NotFound(f"No event {event_id!r} exists for this merchant and mode.")
+    return dict(json.loads(row["body"]))
+
+
+async def event_list(
+    conn: AsyncConnection,
+    merchant_id: str,
+    livemode: bool,
+    *,
+    page: int,
+    per_page: int,
+    filters: list[Any],
+) -> tuple[int, list[dict[str, Any]]]:
+    total, found = await rows.page(
+        conn, events_table, merchant_id=merchant_id, livemode=livemode, filters=filters,
+        page=page, per_page=per_page,
+    )  # fmt: skip
+    return total, [json.loads(r["body"]) for r in found]
+
+
+async def redeliver(
+    conn: AsyncConnection, event_id: str, merchant_id: str, livemode: bool, now: Any
+) -> dict[str, Any]:
+    queued = await webhooks.redeliver(conn, event_id, merchant_id, livemode, now)
+    if queued < 0:
+        raise NotFound(f"No event {event_id!r} exists for this merchant and mode.")
+    return {"event": event_id, "queued": queued}
+
+
+async def deliveries(
+    conn: AsyncConnection, event_id: str, merchant_id: str, livemode: bool
+) -> dict[str, Any]:
+    from kessai.core.times import iso
+
+    await event(conn, event_id, merchant_id, livemode)  # 404 unless it is theirs
+    found = await webhooks.deliveries_of(conn, event_id)
+    return {
+        "event": event_id,
+        "deliveries": [
+            {
+                "endpoint": d["endpoint_id"],
+                "url": d["url"],
+                "status": d["status"],
+                "attempts": [
+                    {
+                        "attempt": a["attempt"],
+                        "at": iso(a["started_at"]),
+                        "latency_ms": a["latency_ms"],
+                        "status_code": a["status_code"],
+                        "error": a["error"],
+                        "response": a["response_snippet"],
+                        "worker": a["worker"],
+                    }
+                    for a in d["attempt_rows"]
+                ],
+                "next_attempt_at": iso(d["next_attempt_at"]) if d["status"] == "pending" else None,
+                "delivered_at": iso(d["delivered_at"]),
+            }
+            for d in found
+        ],
+    }
+
+
+def type_filter(value: str | None) -> list[Any]:
+    return [events_table.c.type == value] if value else []

@@ -1,0 +1,197 @@
+"""Webhook endpoints, deliveries (one per event and endpoint) and delivery attempts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kessai.store.tables import events, webhook_attempts, webhook_deliveries, webhook_endpoints
+
+D = webhook_deliveries
+E = webhook_endpoints
+
+
+async def insert_endpoint(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(E.insert().values(**values))
+
+
+async def endpoints(conn: AsyncConnection, merchant_id: str, livemode: bool) -> list[RowMapping]:
+    query = (
+        sa.select(E)
+        .where(E.c.merchant_id == merchant_id, E.c.livemode == livemode, E.c.deleted_at.is_(None))
+        .order_by(E.c.created_at, E.c.id)
+    )
+    return list((await conn.execute(query)).mappings().all())
+
+
+async def remove_endpoint(
+    conn: AsyncConnection, endpoint_id: str, merchant_id: str, livemode: bool, now: datetime
+) -> bool:
+    result = await conn.execute(
+        E.update()
+        .where(
+            E.c.id == endpoint_id,
+            E.c.merchant_id == merchant_id,
+            E.c.livemode == livemode,
+            E.c.deleted_at.is_(None),
+        )
+        .values(deleted_at=now)
+    )
+    return result.rowcount == 1
+
+
+async def claim(
+    conn: AsyncConnection, *, now: datetime, lease_until: datetime, limit: int
+) -> list[RowMapping]:
+    """Take up to `limit` due deliveries for one attempt round each.
+
+    The claim bumps `attempts` (the round) and pushes `next_attempt_at` to the end of the
+    lease, so no other worker takes the row until the lease ends; if this worker dies, the
+    row comes due again then. PostgreSQL skips rows another worker is claiming.
+    """
+    due = (
+        sa.select(D.c.id)
+        .where(D.c.status == "pending", D.c.next_attempt_at <= now)
+        .order_by(D.c.next_attempt_at, D.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    claimed = (
+        await conn.execute(
+            D.update()
+            .where(D.c.id.in_(due.scalar_subquery()))
+            .values(attempts=D.c.attempts + 1, next_attempt_at=lease_until)
+            .returning(D.c.id, D.c.attempts, D.c.event_id, D.c.endpoint_id)
+        )
+    ).all()
+    if not claimed:
+        return []
+    ids = [row.id for row in claimed]
+    query = (
+        sa.select(
+            D.c.id,
+            D.c.attempts,
+            events.c.id.label("event_id"),
+            events.c.type,
+            events.c.body,
+            events.c.created_at.label("event_created_at"),
+            E.c.url,
+            E.c.secret,
+            E.c.livemode,
+            E.c.deleted_at,
+        )
+        .join(events, events.c.id == D.c.event_id)
+        .join(E, E.c.id == D.c.endpoint_id)
+        .where(D.c.id.in_(ids))
+    )
+    return list((await conn.execute(query)).mappings().all())
+
+
+async def record(
+    conn: AsyncConnection,
+    *,
+    delivery_id: int,
+    attempt: int,
+    worker: str,
+    started_at: datetime,
+    latency_ms: int,
+    status_code: int | None,
+    error: str | None,
+    snippet: str | None,
+    delivered: bool,
+    next_attempt_at: datetime | None,
+) -> None:
+    """Record one attempt and move the delivery on (only if it is still this round)."""
+    await conn.execute(
+        webhook_attempts.insert().values(
+            delivery_id=delivery_id,
+            attempt=attempt,
+            worker=worker[:100],
+            started_at=started_at,
+            latency_ms=latency_ms,
+            status_code=status_code,
+            error=error[:500] if error else None,
+            response_snippet=snippet[:500] if snippet else None,
+        )
+    )
+    if delivered:
+        values: dict[str, Any] = {"status": "delivered", "delivered_at": started_at}
+    elif next_attempt_at is None:
+        values = {"status": "failed"}
+    else:
+        values = {"next_attempt_at": next_attempt_at}
+    await conn.execute(
+        D.update()
+        .where(D.c.id == delivery_id, D.c.attempts == attempt, D.c.status == "pending")
+        .values(**values)
+    )
+
+
+async def redeliver(
+    conn: AsyncConnection, event_id: str, merchant_id: str, livemode: bool, now: datetime
+) -> int:
+    """Queue the event again for every current endpoint that wants it."""
+    event = (
+        await conn.execute(
+            sa.select(events.c.type).where(
+                events.c.id == event_id,
+                events.c.merchant_id == merchant_id,
+                events.c.livemode == livemode,
+            )
+        )
+    ).first()
+    if event is None:
+        return -1
+    count = 0
+    for endpoint in await endpoints(conn, merchant_id, livemode):
+        if endpoint["event_types"] is not None and event.type not in endpoint["event_types"]:
+            continue
+        updated = await conn.execute(
+            D.update()
+            .where(D.c.event_id == event_id, D.c.endpoint_id == endpoint["id"])
+            .values(status="pending", next_attempt_at=now)
+        )
+        if updated.rowcount == 0:
+            await conn.execute(
+                D.insert().values(
+                    event_id=event_id, endpoint_id=endpoint["id"], status="pending",
+                    attempts=0, next_attempt_at=now, created_at=now,
+                )
+            )  # fmt: skip
+        count += 1
+    return count
+
+
+async def deliveries_of(conn: AsyncConnection, event_id: str) -> list[dict[str, Any]]:
+    rows = (
+        (
+            await conn.execute(
+                sa.select(D, E.c.url)
+                .join(E, E.c.id == D.c.endpoint_id)
+                .where(D.c.event_id == event_id)
+                .order_by(D.c.id)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    result = []
+    for row in rows:
+        attempts = (
+            (
+                await conn.execute(
+                    sa.select(webhook_attempts)
+                    .where(webhook_attempts.c.delivery_id == row["id"])
+                    .order_by(webhook_attempts.c.attempt)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        result.append({**row, "attempt_rows": list(attempts)})
+    return result

@@ -1,0 +1,2 @@
+"""Background work: webhook delivery and deadline sweeps (`kessai worker`, or in-process
+inside `kessai serve`)."""

@@ -1,0 +1,147 @@
+"""The webhook delivery loop.
+
+Each round: claim due deliveries (`store.webhooks.claim`), POST each event's stored body to
+its endpoint with the KOMOJU headers, and record the attempt. Only a 2xx is delivered;
+anything else, a timeout or a refused connection is retried with exponential backoff and
+jitter (`KESSAI_WEBHOOK_RETRY_BASE_SECONDS`, doubling, capped at 6 hours) until the event is
+3 days old, then the delivery is marked failed. Same event id and body on every attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from kessai.services import execute
+from kessai.services.runtime import Runtime
+from kessai.store import webhooks
+from kessai.worker.addresses import refusal
+from kessai.worker.signing import sign
+
+log = logging.getLogger("kessai.webhooks")
+MAX_DELAY = timedelta(hours=6)
+GIVE_UP_AFTER = timedelta(days=3)
+LEASE = timedelta(seconds=60)  # longer than any attempt can take (timeouts are shorter)
+
+
+def retry_delay(attempt: int, base: float, rand: float) -> timedelta:
+    """Delay before the retry that follows attempt number `attempt` (1-based)."""
+    delay = min(base * 2 ** (attempt - 1), MAX_DELAY.total_seconds())
+    return timedelta(seconds=delay * (1 + 0.25 * rand))
+
+
+@dataclass
+class Result:
+    status_code: int | None
+    error: str | None
+    snippet: str | None
+    latency_ms: int
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class Deliverer:
+    def __init__(self, rt: Runtime, client: httpx.AsyncClient, *, name: str | None = None,
+                 batch: int = 50) -> None:  # fmt: skip
+        self.rt = rt
+        self.client = client
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.batch = batch
+        self.settings = rt.settings
+
+    async def run_once(self) -> int:
+        """One round: claim, send concurrently, record. How many were attempted."""
+        now = self.rt.clock()
+        claimed = await execute.write(
+            self.rt,
+            lambda conn: webhooks.claim(conn, now=now, lease_until=now + LEASE, limit=self.batch),
+        )
+        if claimed:
+            await asyncio.gather(*(self._attempt(row) for row in claimed))
+        return len(claimed)
+
+    async def _attempt(self, row: Any) -> None:
+        started = self.rt.clock()
+        result = await self._send(row)
+        next_at: datetime | None = None
+        if not result.delivered:
+            next_at = started + retry_delay(
+                row["attempts"],
+                self.settings.webhook_retry_base,
+                random.random(),  # noqa: S311
+            )
+            if next_at - row["event_created_at"] > GIVE_UP_AFTER or row["deleted_at"]:
+                next_at = None  # give up: the event is too old, or the endpoint is gone
+        try:
+            await execute.write(
+                self.rt,
+                lambda conn: webhooks.record(
+                    conn,
+                    delivery_id=row["id"],
+                    attempt=row["attempts"],
+                    worker=self.name,
+                    started_at=started,
+                    latency_ms=result.latency_ms,
+                    status_code=result.status_code,
+                    error=result.error,
+                    snippet=result.snippet,
+                    delivered=result.delivered,
+                    next_attempt_at=next_at,
+                ),
+            )
+        except Exception:  # the lease runs out and another round retries: nothing is lost
+            log.exception("could not record webhook attempt %s/%s", row["id"], row["attempts"])
+
+    async def _send(self, row: Any) -> Result:
+        body = row["body"].encode()
+        reason = await refusal(
+            row["url"], livemode=row["livemode"], policy=self.settings.webhook_allow_private
+        )
+        if reason is not None:
+            return Result(None, reason, None, 0)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Komoju-Webhook",
+            "X-Komoju-ID": row["event_id"],
+            "X-Komoju-Event": row["type"],
+            "X-Komoju-Signature": sign(row["secret"], body),
+        }
+        start = time.perf_counter()
+        try:
+            response = await self.client.post(row["url"], content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            elapsed = int((time.perf_counter() - start) * 1000)
+            return Result(None, f"{type(exc).__name__}: {exc}"[:500], None, elapsed)
+        elapsed = int((time.perf_counter() - start) * 1000)
+        return Result(response.status_code, None, response.text[:500], elapsed)
+
+    async def run_forever(self, idle: float = 0.2) -> None:
+        while True:
+            try:
+                attempted = await self.run_once()
+            except Exception:  # keep delivering: a bad moment must not stop webhooks
+                log.exception("webhook round failed")
+                attempted = 0
+            if attempted < self.batch:
+                await asyncio.sleep(idle)
+
+
+def client(timeout: float) -> httpx.AsyncClient:
+    """The outgoing HTTP client: timeouts on every phase, no redirects followed."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        trust_env=False,
+    )
