@@ -74,3 +74,38 @@ async def test_overdue_konbini_payment_expires_with_its_event(runtime) -> None:
 async def _events(conn, merchant_id: str):
     result = await conn.execute(sa.select(events).where(events.c.merchant_id == merchant_id))
     return result.mappings().all()
+
+
+async def test_uncaptured_authorizations_and_abandoned_challenges_expire(runtime) -> None:
+    rt, clock = runtime
+    merchant_id, _ = await execute.write(
+        rt, lambda conn: merchants.insert_merchant(conn, "Sweep Shop 2", clock())
+    )
+    caller = Caller(merchant_id, "Sweep Shop 2", False, "secret")
+
+    def card(number: str) -> dict:
+        return {"type": "credit_card", "number": number, "month": 12, "year": 2099}
+
+    async def pay(number: str, capture: bool) -> str:
+        params = CreatePayment(amount=500, currency="JPY", capture=capture,
+                               payment_details=card(number))  # fmt: skip
+        view = await execute.write(rt, lambda conn: payments.create(conn, rt, caller, params,
+                                   None))  # fmt: skip
+        return str(view.row["id"])
+
+    authorized = await pay("4111111111111111", capture=False)
+    captured = await pay("4111111111111111", capture=True)
+    challenge = await pay("4100000000005000", capture=True)  # waits for 3-D Secure
+
+    clock.now += timedelta(days=2)
+    assert await sweeper.sweep(rt) == 1  # the abandoned challenge only
+    clock.now += timedelta(days=6)
+    assert await sweeper.sweep(rt) == 1  # now the 8-day-old authorization
+
+    async def status(payment_id: str) -> str:
+        view = await execute.read(rt, lambda conn: payments.get(conn, caller, payment_id))
+        return str(view.row["status"])
+
+    assert await status(challenge) == "expired"
+    assert await status(authorized) == "expired"
+    assert await status(captured) == "captured"  # captured money never expires

@@ -1,8 +1,12 @@
 """Deadlines that take effect without anyone calling the API.
 
-`sweep()` expires cash-type payments (konbini, bank transfer, Pay-easy) whose payment
-deadline has passed, each with its `payment.expired` event in the same transaction as the
-move. It is safe to run from any number of processes at once: rows are claimed with
+`sweep()` expires, each with its `payment.expired` event in the same transaction:
+* cash-type payments (konbini, bank transfer, Pay-easy) whose payment deadline has passed;
+* card and wallet authorizations not captured within `AUTHORIZATION_LIFETIME` (7 days);
+* payments still waiting on 3-D Secure or a wallet page after `ACTION_LIFETIME` (1 day):
+  the customer abandoned them (their session, if any, stays payable until it expires).
+
+It is safe to run from any number of processes at once: rows are claimed with
 `FOR UPDATE SKIP LOCKED` on PostgreSQL (SQLite serializes writers), and every move is a
 conditional update, so no payment expires twice.
 """
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,21 +30,34 @@ log = logging.getLogger("kessai.sweeper")
 CASH_TYPES = tuple(slug for slug, t in PAYMENT_TYPES.items() if t.kind == "cash")
 
 
+AUTHORIZATION_LIFETIME = timedelta(days=7)
+ACTION_LIFETIME = timedelta(days=1)
+
+
+def overdue(now: datetime) -> sa.ColumnElement[bool]:
+    c = table.c
+    return sa.or_(
+        sa.and_(
+            c.status == states.AUTHORIZED,
+            c.payment_type.in_(CASH_TYPES),
+            c.payment_deadline <= now,
+        ),
+        sa.and_(
+            c.status == states.AUTHORIZED,
+            c.payment_type.not_in(CASH_TYPES),
+            c.created_at <= now - AUTHORIZATION_LIFETIME,
+        ),
+        sa.and_(c.status == states.PENDING, c.created_at <= now - ACTION_LIFETIME),
+    )
+
+
 async def sweep(rt: Runtime, *, batch: int = 200) -> int:
     """Expire overdue payments, one batch per transaction; how many expired."""
     total = 0
     while True:
 
         async def one_batch(conn: AsyncConnection) -> int:
-            query = (
-                sa.select(table)
-                .where(
-                    table.c.status == states.AUTHORIZED,
-                    table.c.payment_type.in_(CASH_TYPES),
-                    table.c.payment_deadline <= rt.clock(),
-                )
-                .limit(batch)
-            )
+            query = sa.select(table).where(overdue(rt.clock())).limit(batch)
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             due = (await conn.execute(query)).mappings().all()
