@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import os
 import secrets
@@ -52,12 +53,13 @@ async def _pg(url: str, sql: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh store for this test run: a new PostgreSQL database, or a new SQLite file."""
+@contextlib.contextmanager
+def fresh_database(tmp_dir: Path) -> Iterator[str]:
+    """A new, empty store: a PostgreSQL database when KESSAI_DATABASE_URL names a server
+    (dropped afterwards), otherwise a SQLite file in `tmp_dir`."""
     pg = _postgres_url()
     if pg is None:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'kessai.db'}"
+        yield f"sqlite:///{tmp_dir / f'kessai-{secrets.token_hex(4)}.db'}"
         return
     name = f"kessai_test_{secrets.token_hex(4)}"
     run_async(_pg(pg, f'CREATE DATABASE "{name}"'))
@@ -66,6 +68,13 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"{base}/{name}"
     finally:
         run_async(_pg(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The store the test run's shared server uses."""
+    with fresh_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 def free_port() -> int:
@@ -116,11 +125,15 @@ class Merchant:
         )
 
 
-def start_server(database_url: str, workdir: Path, *extra: str) -> Server:
+def start_server(
+    database_url: str, workdir: Path, *extra: str, env: dict[str, str] | None = None
+) -> Server:
+    """Start `kessai serve` on a free port; `env` adds (or overrides) environment variables."""
     port = free_port()
     log_path = workdir / f"server-{port}.log"
-    env = {**os.environ, "KESSAI_DATABASE_URL": database_url, "KESSAI_LOG_LEVEL": "info"}
-    env.pop("KESSAI_BASE_URL", None)
+    base_env = {**os.environ, "KESSAI_DATABASE_URL": database_url, "KESSAI_LOG_LEVEL": "info"}
+    base_env.pop("KESSAI_BASE_URL", None)
+    env = {**base_env, **(env or {})}
     log = log_path.open("wb")
     process = subprocess.Popen(
         [*KESSAI, "serve", "--port", str(port), *extra],

@@ -17,6 +17,7 @@ from kessai.store import merchants
 from kessai.store.db import Database
 from kessai.store.migrate import upgrade
 from kessai.store.tables import events
+from tests.conftest import fresh_database
 
 
 class Clock:
@@ -28,7 +29,14 @@ class Clock:
 
 
 @pytest.fixture
-async def runtime(database_url: str):
+async def runtime(tmp_path):
+    # A store of its own: these tests move the clock days ahead and sweep everything due.
+    with fresh_database(tmp_path) as database_url:
+        async for item in _runtime(database_url):
+            yield item
+
+
+async def _runtime(database_url: str):
     await upgrade(database_url)
     db = Database.from_url(database_url, pool_size=2)
     clock = Clock()
