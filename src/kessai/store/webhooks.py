@@ -44,6 +44,11 @@ async def remove_endpoint(
     return result.rowcount == 1
 
 
+async def any_due(conn: AsyncConnection, now: datetime) -> bool:
+    query = sa.select(D.c.id).where(D.c.status == "pending", D.c.next_attempt_at <= now).limit(1)
+    return (await conn.execute(query)).first() is not None
+
+
 async def claim(
     conn: AsyncConnection, *, now: datetime, lease_until: datetime, limit: int
 ) -> list[RowMapping]:

@@ -68,6 +68,9 @@ class Deliverer:
         lease and another round sends again: delivery is at least once, nothing is lost.
         """
         now = self.rt.clock()
+        # A cheap read first: an idle worker never takes the (SQLite) write lock.
+        if not await execute.read(self.rt, lambda conn: webhooks.any_due(conn, now)):
+            return 0
         claimed = await execute.write(
             self.rt,
             lambda conn: webhooks.claim(conn, now=now, lease_until=now + LEASE, limit=self.batch),
