@@ -11,7 +11,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from kessai.core.cards import DECLINE_MESSAGES
-from kessai.core.payment_types import KONBINI_STORES, PAYMENT_TYPES
+from kessai.core.payment_types import PAYMENT_TYPES, STORE_NAMES
 from kessai.hosted.i18n import LOCALE_DIR, translations
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ def _extracted() -> set[str]:
 DYNAMIC = {
     *DECLINE_MESSAGES.values(),
     *(t.name_en for t in PAYMENT_TYPES.values()),
-    *KONBINI_STORES,
+    *STORE_NAMES.values(),
 }
 
 

@@ -36,7 +36,7 @@ PAYMENT_TYPES: dict[str, PaymentType] = {
         PaymentType("konbini", "cash", _JPY, "Konbini", "コンビニ", "편의점 결제"),
         PaymentType("bank_transfer", "cash", _JPY, "Bank Transfer", "銀行振込", "은행 송금"),
         PaymentType("pay_easy", "cash", _JPY, "Pay-easy", "ペイジー", "페이지"),
-        PaymentType("paypay", "wallet", _JPY, "PayPay", "PayPay", "PayPay", customer_modes=True),
+        PaymentType("paypay", "wallet", _JPY, "PayPay", "PayPay", "PayPay"),
         PaymentType("linepay", "wallet", _JPY, "LINE Pay", "LINE Pay", "LINE Pay"),
         PaymentType("merpay", "wallet", _JPY, "Merpay", "メルペイ", "메르페이"),
         PaymentType("rakutenpay", "wallet", _JPY, "Rakuten Pay", "楽天ペイ", "라쿠텐 페이"),
@@ -57,6 +57,9 @@ def serves(ptype: PaymentType, currency: str, session_mode: str) -> bool:
     return session_mode == "payment" or ptype.customer_modes
 
 
-KONBINI_STORES = (
-    "seven-eleven", "lawson", "family-mart", "ministop", "daily-yamazaki", "seicomart",
-)  # fmt: skip
+# Store slugs on the wire, with the names customers know (translated on the hosted page).
+STORE_NAMES = {
+    "seven-eleven": "7-Eleven", "lawson": "Lawson", "family-mart": "FamilyMart",
+    "ministop": "Ministop", "daily-yamazaki": "Daily Yamazaki", "seicomart": "Seicomart",
+}  # fmt: skip
+KONBINI_STORES = tuple(STORE_NAMES)

@@ -3,6 +3,7 @@ wallet test page, and the instructions page of a cash-type payment."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,7 +17,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from kessai.core import money
 from kessai.core.cards import DECLINE_MESSAGES
 from kessai.core.payment_types import PAYMENT_TYPES
-from kessai.errors import NotFound
+from kessai.errors import NotCapturable, NotFound
 from kessai.hosted.checkout import with_locale
 from kessai.hosted.i18n import pick_locale
 from kessai.hosted.pages import csrf_ok, form_of, render, runtime
@@ -54,9 +55,12 @@ async def _action_page(request: Request, payment_id: str, template: str) -> HTML
 
 async def _answer(request: Request, payment_id: str, answer: str | None, locale: str) -> Response:
     rt = runtime(request)
-    result = await execute.write(
-        rt, lambda conn: sessions.complete_action(conn, rt, payment_id, answer)
-    )
+    try:
+        result = await execute.write(
+            rt, lambda conn: sessions.complete_action(conn, rt, payment_id, answer)
+        )
+    except NotFound:  # already answered (another tab): show where things stand
+        return await _settled_page(rt, payment_id, locale)
     session = result.session.row
     if (
         result.decline is not None
@@ -111,6 +115,17 @@ async def offsite_answer(request: Request, payment_id: str) -> Response:
     )
 
 
+async def _settled_page(rt: Any, payment_id: str, locale: str) -> Response:
+    payment = await execute.read(rt, lambda conn: payment_store.get(conn, payment_id))
+    if payment is None:
+        raise NotFound("No such payment.")
+    if payment["session_id"]:
+        return RedirectResponse(
+            f"/sessions/{payment['session_id']}?locale={locale}", status_code=303
+        )
+    return RedirectResponse(f"/payments/{payment_id}/done?locale={locale}", status_code=303)
+
+
 def _deadline(value: datetime | None, locale: str) -> str | None:
     if value is None:
         return None
@@ -157,7 +172,9 @@ async def simulate_payment(request: Request, payment_id: str) -> Response:
     form = await form_of(request)
     locale = pick_locale(form.get("locale"), "ja")
     if csrf_ok(request, payment_id, form):
-        await execute.write(rt, lambda conn: payments.customer_paid(conn, rt, payment_id))
+        # Already paid or expired (e.g. a second tab): the page shows where things stand.
+        with contextlib.suppress(NotCapturable):
+            await execute.write(rt, lambda conn: payments.customer_paid(conn, rt, payment_id))
     return RedirectResponse(f"/instructions/{payment_id}?locale={locale}", status_code=303)
 
 

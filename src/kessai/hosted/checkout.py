@@ -63,6 +63,7 @@ def checkout_page(
         locale,
         status,
         session=row,
+        payment=view.payment,
         state=state,
         amount=money.format_amount(row["amount"], row["currency"], locale),
         line_items=[

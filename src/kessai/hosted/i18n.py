@@ -17,6 +17,7 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from kessai.core.payment_types import STORE_NAMES
 from kessai.core.sessions import LOCALES
 
 HERE = Path(__file__).parent
@@ -47,6 +48,7 @@ def environment(locale: str) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["store_names"] = STORE_NAMES
     return env
 
 

@@ -66,9 +66,11 @@ def csrf_ok(request: Request, target: str, form: dict[str, str]) -> bool:
     )
 
 
-def error_page(request: Request, status: int, message: str | None = None) -> HTMLResponse:
+def error_page(
+    request: Request, status: int, message: str | None = None, locale: str | None = None
+) -> HTMLResponse:
     """A plain page; `message` (already for people) or a generic translated one."""
-    locale = pick_locale(request.query_params.get("locale"), "ja")
+    locale = pick_locale(locale or request.query_params.get("locale"), "ja")
     text = message or translate(locale, "This page cannot be opened this way.")
     return render(request, "error.html", locale, status, status=status, message=text)
 
