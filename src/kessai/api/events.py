@@ -41,7 +41,15 @@ async def list_events(request: Request) -> Response:
             conn, caller.merchant_id, caller.livemode,
             page=params.page, per_page=params.per_page, filters=filters,
         )  # fmt: skip
-        return resources.listing(data, total, params.page, params.per_page)
+        return resources.listing(
+            data,
+            total,
+            params.page,
+            params.per_page,
+            start=params.start_time,
+            end=params.end_time,
+            now=rt.clock(),
+        )
 
     return await read(request, run, as_is)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,9 +36,20 @@ def render(rt: Runtime, view: payments.PaymentView) -> Rendered:
     return ok(body_of(view))
 
 
-def render_list(rt: Runtime, result: tuple[int, list[payments.PaymentView], int, int]) -> Rendered:
-    total, views, page, per_page = result
-    return ok(resources.listing([body_of(v) for v in views], total, page, per_page))
+def render_list(rt: Runtime, result: tuple[int, list[payments.PaymentView], Any]) -> Rendered:
+    total, views, params = result
+    data = [body_of(v) for v in views]
+    return ok(
+        resources.listing(
+            data,
+            total,
+            params.page,
+            params.per_page,
+            start=params.start_time,
+            end=params.end_time,
+            now=rt.clock(),
+        )
+    )
 
 
 @router.post("/payments")
@@ -56,7 +69,7 @@ async def list_payments(request: Request) -> Response:
     async def run(conn, rt, caller):  # type: ignore[no-untyped-def]
         params = parse(PaymentListParams, query(request))
         total, views = await payments.listing(conn, caller, params)
-        return total, views, params.page, params.per_page
+        return total, views, params
 
     return await read(request, run, render_list)
 

@@ -92,16 +92,18 @@ def payment(
 
 def customer(row: Row) -> dict[str, Any]:
     source = row["source"]
-    return {
+    body = {
         "id": row["id"],
         "resource": "customer",
         "email": row["email"],
         "source": {"type": "credit_card", **source} if source else None,
         "metadata": row["metadata"] or {},
-        "currency": row["currency"],
-        "locale": row["locale"],
         "created_at": timestamp(row["created_at"]),
     }
+    for optional in ("currency", "locale"):  # present once set
+        if row[optional] is not None:
+            body[optional] = row[optional]
+    return body
 
 
 def token(row: Row) -> dict[str, Any]:
@@ -125,13 +127,27 @@ def available_method(slug: str, currency: str) -> dict[str, Any]:
     }
 
 
-def listing(data: list[dict[str, Any]], total: int, page: int, per_page: int) -> dict[str, Any]:
+def listing(
+    data: list[dict[str, Any]],
+    total: int,
+    page: int,
+    per_page: int,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """A page of a list. `start_time`/`end_time` are the range asked for; when open, the
+    oldest record on the page and the time of the answer."""
+    oldest = min((item["created_at"] for item in data), default=None)
     return {
         "resource": "list",
         "total": total,
         "page": page,
         "per_page": per_page,
         "last_page": max(1, -(-total // per_page)),
+        "start_time": iso(start) if start else (oldest or iso(now)),
+        "end_time": iso(end or now),
         "data": data,
     }
 

@@ -13,7 +13,7 @@ from kessai.processors.base import Card, Declined
 from kessai.schemas import resources
 from kessai.schemas.requests import CardDetails, CustomerParams, PaymentDetailsType, parse
 from kessai.services import cards
-from kessai.services.charging import Scope
+from kessai.services.charging import Scope, Source, resolve_source
 from kessai.services.runtime import Caller, Runtime
 from kessai.store import customers as store
 from kessai.store import events, rows
@@ -24,11 +24,16 @@ def scope_of(caller: Caller) -> Scope:
     return Scope(caller.merchant_id, caller.livemode)
 
 
-async def _card_fields(
-    rt: Runtime, scope: Scope, card: Card, scenario: str | None
-) -> dict[str, Any] | Declined:
-    """Check and vault a card: the columns to store, or the processor's decline."""
-    vaulted = await rt.processor(scope.livemode).vault(card, verify=True, scenario=scenario)
+async def _card_fields(rt: Runtime, scope: Scope, card: Card | Source) -> dict[str, Any] | Declined:
+    """Check and vault a card (or take a token's vaulted card): the columns to store, or
+    the processor's decline."""
+    if isinstance(card, Source):  # a token: already vaulted by the processor
+        return {
+            "source": {k: card.summary[k] for k in ("brand", "last_four_digits", "month", "year")},
+            "card_reference": card.card_reference,
+            "card_fingerprint": card.fingerprint,
+        }
+    vaulted = await rt.processor(scope.livemode).vault(card, verify=True)
     if isinstance(vaulted, Declined):
         return vaulted
     summary = cards.summary(card, None)
@@ -39,7 +44,11 @@ async def _card_fields(
     }
 
 
-def card_of(rt: Runtime, details: Any) -> Card:
+async def card_of(conn: AsyncConnection, rt: Runtime, scope: Scope, details: Any) -> Card | Source:
+    """The card to save: card details, or a token id (consumed here)."""
+    if isinstance(details, str):
+        return await resolve_source(conn, rt, scope, payment_details=details,
+                                    allowed_types=["credit_card"])  # fmt: skip
     if not isinstance(details, dict):
         raise InvalidParameter("payment_details must be card details", param="payment_details")
     ptype = parse(PaymentDetailsType, details, prefix="payment_details").type
@@ -58,7 +67,7 @@ async def save(
     *,
     customer_id: str | None,
     params: CustomerParams,
-    card: Card | None,
+    card: Card | Source | None,
     scenario: str | None = None,
     create_with_id: str | None = None,
 ) -> RowMapping | Declined:
@@ -73,9 +82,7 @@ async def save(
         k: v for k, v in params.model_dump(exclude={"payment_details"}).items() if v is not None
     }
     if card is not None:
-        fields = await _card_fields(
-            rt, scope, card, scenario or (existing["scenario"] if existing else None)
-        )
+        fields = await _card_fields(rt, scope, card)
         if isinstance(fields, Declined):
             return fields
         values.update(fields)
@@ -128,17 +135,22 @@ async def _event(conn: AsyncConnection, row: Mapping[Any, Any], event_type: str,
 async def create(
     conn: AsyncConnection, rt: Runtime, caller: Caller, params: CustomerParams, scenario: str | None
 ) -> RowMapping | Declined:
-    card = card_of(rt, params.payment_details) if params.payment_details is not None else None
-    return await save(
-        conn, rt, scope_of(caller), customer_id=None, params=params, card=card, scenario=scenario
-    )
+    scope = scope_of(caller)
+    card = None
+    if params.payment_details is not None:
+        card = await card_of(conn, rt, scope, params.payment_details)
+    return await save(conn, rt, scope, customer_id=None, params=params, card=card,
+                      scenario=scenario)  # fmt: skip
 
 
 async def update(
     conn: AsyncConnection, rt: Runtime, caller: Caller, customer_id: str, params: CustomerParams
 ) -> RowMapping | Declined:
-    card = card_of(rt, params.payment_details) if params.payment_details is not None else None
-    return await save(conn, rt, scope_of(caller), customer_id=customer_id, params=params, card=card)
+    scope = scope_of(caller)
+    card = None
+    if params.payment_details is not None:
+        card = await card_of(conn, rt, scope, params.payment_details)
+    return await save(conn, rt, scope, customer_id=customer_id, params=params, card=card)
 
 
 async def get(conn: AsyncConnection, caller: Caller, customer_id: str) -> RowMapping:

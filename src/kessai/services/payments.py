@@ -179,7 +179,7 @@ async def refund(
             "Cash payments (konbini, bank transfer, Pay-easy) are refunded to a bank account: "
             "use POST /payments/{id}/refund_request."
         )
-    left = row["amount_captured"] - row["amount_refunded"]
+    left = row["amount_captured"] + row["tax"] - row["amount_refunded"]
     amount = params.amount if params.amount is not None else left
     if not 0 < amount <= left:
         raise NotRefundable(
@@ -243,7 +243,7 @@ async def refund_request(
         )
     current = await view(conn, row)
     requested = sum(r["amount"] for r in current.refund_requests if r["status"] != "rejected")
-    left = row["amount_captured"] - row["amount_refunded"] - requested
+    left = row["amount_captured"] + row["tax"] - row["amount_refunded"] - requested
     if not 0 < params.amount <= left:
         raise NotRefundable(f"The requested amount must be between 1 and {left}.")
     now = rt.clock()

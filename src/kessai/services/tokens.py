@@ -7,8 +7,9 @@ from datetime import timedelta
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kessai.errors import InvalidParameter
 from kessai.ids import new_id
-from kessai.processors.base import Declined
+from kessai.processors.base import Card, Declined
 from kessai.schemas.requests import CreateToken
 from kessai.services import cards
 from kessai.services.customers import card_of, scope_of
@@ -22,7 +23,9 @@ TOKEN_LIFETIME = timedelta(hours=24)
 async def create(
     conn: AsyncConnection, rt: Runtime, caller: Caller, params: CreateToken
 ) -> RowMapping | Declined:
-    card = card_of(rt, params.payment_details)
+    card = await card_of(conn, rt, scope_of(caller), params.payment_details)
+    if not isinstance(card, Card):
+        raise InvalidParameter("payment_details must be card details", param="payment_details")
     vaulted = await rt.processor(caller.livemode).vault(card, verify=False)
     if isinstance(vaulted, Declined):  # a processor may still refuse to store a card
         return vaulted
