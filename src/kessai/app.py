@@ -26,7 +26,7 @@ from kessai.errors import KessaiError, error_body
 from kessai.hosted import routes as hosted_routes
 from kessai.processors.simulated import SimulatedProcessor
 from kessai.services import execute
-from kessai.services.runtime import Runtime
+from kessai.services.runtime import KeyCache, Runtime
 from kessai.settings import Settings
 from kessai.store import merchants
 from kessai.store.db import Database
@@ -43,6 +43,7 @@ async def build_runtime(settings: Settings, db: Database) -> Runtime:
         db=db,
         secret=bytes.fromhex(secret),
         test_processor=SimulatedProcessor(),
+        keys=KeyCache(settings.auth_cache_seconds),
     )
 
 
@@ -70,6 +71,10 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (api_sessions, api_payments, api_customers, api_tokens, api_events):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(api_events.admin, prefix="/kessai/v1")
+    if settings.bench_floor:
+        from kessai.api import floor
+
+        app.include_router(floor.router)
     app.include_router(hosted_routes.router)
     app.mount("/static", hosted_routes.static_files(), name="static")
 

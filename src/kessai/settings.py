@@ -27,6 +27,9 @@ class Settings:
     webhook_retry_base: float = 60.0
     webhook_timeout: float = 10.0
     webhook_allow_private: str = "test"  # test | all | none (see worker/addresses.py)
+    # Seconds an authenticated API key is remembered in each process (0: look up every time).
+    auth_cache_seconds: float = 30.0
+    bench_floor: bool = False  # expose /bench/floor (benchmarks only)
 
     @classmethod
     def from_env(
@@ -44,6 +47,8 @@ class Settings:
             webhook_retry_base=float(env.get("KESSAI_WEBHOOK_RETRY_BASE_SECONDS") or 60),
             webhook_timeout=float(env.get("KESSAI_WEBHOOK_TIMEOUT_SECONDS") or 10),
             webhook_allow_private=_policy(env.get("KESSAI_WEBHOOK_ALLOW_PRIVATE") or "test"),
+            auth_cache_seconds=float(env.get("KESSAI_AUTH_CACHE_SECONDS") or 30),
+            bench_floor=env.get("KESSAI_BENCH_FLOOR") == "1",
         )
 
 

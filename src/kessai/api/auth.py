@@ -34,7 +34,11 @@ async def authenticate(rt: Runtime, request: Request, *, secret_only: bool) -> C
     if parse_key(key) is None:
         raise Unauthorized("Unknown API key. Check the key and its mode (test or live).")
     digest = key_digest(key)
-    owner = await execute.read(rt, lambda conn: merchants.find_key(conn, digest))
+    owner = rt.keys.get(digest)
+    if owner is None:
+        owner = await execute.read(rt, lambda conn: merchants.find_key(conn, digest))
+        if owner is not None:
+            rt.keys.put(digest, owner)
     if owner is None or not digests_match(owner.key_digest, digest):
         raise Unauthorized("Unknown API key. Check the key and its mode (test or live).")
     if secret_only and owner.kind != "secret":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -41,6 +42,7 @@ def render(
     request: Request, template: str, locale: str, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     """Render a page; `csrf_target` in the context gets a CSRF token for its forms."""
+    started = time.perf_counter()
     cookie = request.cookies.get(csrf.COOKIE) or csrf.new_cookie()
     target = context.get("csrf_target", "")
     html = (
@@ -54,7 +56,9 @@ def render(
             **context,
         )
     )
-    response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    headers = {**SECURITY_HEADERS, "Server-Timing": f"render;dur={elapsed_ms:.2f}"}
+    response = HTMLResponse(html, status_code=status_code, headers=headers)
     if request.cookies.get(csrf.COOKIE) != cookie:
         response.set_cookie(csrf.COOKIE, cookie, httponly=True, samesite="lax", path="/")
     return response
