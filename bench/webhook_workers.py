@@ -64,17 +64,27 @@ async def make_backlog(url: str, count: int, receiver_url: str) -> dict[str, flo
     now = datetime.now(UTC)
     async with db.transaction() as conn:
         merchant_id, _ = await merchants.insert_merchant(conn, "Bench", now)
-        await webhooks.add_endpoint(conn, merchant_id=merchant_id, livemode=False,
-                                    url=receiver_url, event_types=None, now=now)  # fmt: skip
+        await webhooks.add_endpoint(
+            conn,
+            merchant_id=merchant_id,
+            livemode=False,
+            url=receiver_url,
+            event_types=None,
+            now=now,
+        )
     created: dict[str, float] = {}
     for start in range(0, count, 500):
         async with db.transaction() as conn:
             for _ in range(min(500, count - start)):
                 at = datetime.now(UTC)
                 event_id = await events.insert(
-                    conn, merchant_id=merchant_id, livemode=False, type="payment.captured",
-                    data={"id": secrets.token_hex(8), "amount": 1000}, now=at,
-                )  # fmt: skip
+                    conn,
+                    merchant_id=merchant_id,
+                    livemode=False,
+                    type="payment.captured",
+                    data={"id": secrets.token_hex(8), "amount": 1000},
+                    now=at,
+                )
                 created[event_id] = at.timestamp()
     await db.dispose()
     return created
@@ -108,14 +118,22 @@ async def run(base_url: str, count: int, workers: int) -> dict[str, object]:
     port = server.sockets[0].getsockname()[1]
     try:
         created = await make_backlog(url, count, f"http://127.0.0.1:{port}/hook")
-        env = {**os.environ, "KESSAI_DATABASE_URL": url, "KESSAI_LOG_LEVEL": "warning",
-               "KESSAI_SWEEP_INTERVAL": "0"}  # fmt: skip
+        env = {
+            **os.environ,
+            "KESSAI_DATABASE_URL": url,
+            "KESSAI_LOG_LEVEL": "warning",
+            "KESSAI_SWEEP_INTERVAL": "0",
+        }
         start = time.time()
         procs = [
-            subprocess.Popen([sys.executable, "-m", "kessai", "worker"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.Popen(
+                [sys.executable, "-m", "kessai", "worker"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             for _ in range(workers)
-        ]  # fmt: skip
+        ]
         try:
             deadline = start + 600
             while len({r[0] for r in receiver.received}) < count and time.time() < deadline:
@@ -159,11 +177,15 @@ async def main() -> None:
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results-webhooks.json")
     args = parser.parse_args()
     results = [await run(args.database_url, args.events, n) for n in args.workers]
-    print(f"{'workers':>7} {'events/s':>9} {'seconds':>8} {'lag p50':>8} {'lag p99':>8} "
-          f"{'copies':>7} {'same-round dup':>14}")  # fmt: skip
+    print(
+        f"{'workers':>7} {'events/s':>9} {'seconds':>8} {'lag p50':>8} {'lag p99':>8} "
+        f"{'copies':>7} {'same-round dup':>14}"
+    )
     for r in results:
-        print(f"{r['workers']:>7} {r['events_per_s']:>9} {r['seconds']:>8} {r['lag_p50_s']:>8} "
-              f"{r['lag_p99_s']:>8} {r['copies_received']:>7} {r['same_round_duplicates']:>14}")  # fmt: skip
+        print(
+            f"{r['workers']:>7} {r['events_per_s']:>9} {r['seconds']:>8} {r['lag_p50_s']:>8} "
+            f"{r['lag_p99_s']:>8} {r['copies_received']:>7} {r['same_round_duplicates']:>14}"
+        )
     args.json.write_text(json.dumps(results, indent=2))
 
 

@@ -17,8 +17,14 @@ from kessai.core.cards import TEST_CARDS
 from tests.conftest import Merchant, Server, run_async
 
 CVV = "7319"  # distinctive, so a search for it means something
-NUMBERS = ["4111111111111111", "5555555555554444", "3530111333300000", "378282246310005",
-           "30569309025904", *TEST_CARDS]  # fmt: skip
+NUMBERS = [
+    "4111111111111111",
+    "5555555555554444",
+    "3530111333300000",
+    "378282246310005",
+    "30569309025904",
+    *TEST_CARDS,
+]
 
 
 def _store_text(server: Server) -> str:
@@ -60,10 +66,15 @@ def test_no_card_number_or_cvv_is_stored_logged_or_returned(
     with merchant.client() as api:
         for number in NUMBERS:
             session = api.post("/sessions", json={"amount": 1200, "currency": "JPY"}).json()
-            details = {"type": "credit_card", "number": number, "month": 12, "year": 2035,
-                       "verification_value": CVV, "name": "Card Test"}  # fmt: skip
-            response = api.post(f"/sessions/{session['id']}/pay",
-                                json={"payment_details": details})  # fmt: skip
+            details = {
+                "type": "credit_card",
+                "number": number,
+                "month": 12,
+                "year": 2035,
+                "verification_value": CVV,
+                "name": "Card Test",
+            }
+            response = api.post(f"/sessions/{session['id']}/pay", json={"payment_details": details})
             assert response.status_code in (200, 402), response.text
             seen.append(response.text)
             seen.append(api.get(f"/sessions/{session['id']}").text)
@@ -82,7 +93,7 @@ def test_no_card_number_or_cvv_is_stored_logged_or_returned(
                 "month": "12",
                 "year": "2035",
                 "verification_value": CVV,
-            },  # fmt: skip
+            },
         )
         assert result.status_code == 402
         seen.append(result.text)
@@ -95,7 +106,7 @@ def test_no_card_number_or_cvv_is_stored_logged_or_returned(
                 "month": "12",
                 "year": "2035",
                 "verification_value": CVV,
-            },  # fmt: skip
+            },
         )
         assert paid.status_code == 303
     with merchant.client() as api:

@@ -45,9 +45,13 @@ async def _create_merchant(
         endpoint = None
         if webhook_url is not None:
             endpoint = await webhooks.add_endpoint(
-                conn, merchant_id=merchant_id, livemode=False, url=webhook_url,
-                event_types=None, now=utcnow(),
-            )  # fmt: skip
+                conn,
+                merchant_id=merchant_id,
+                livemode=False,
+                url=webhook_url,
+                event_types=None,
+                now=utcnow(),
+            )
         return merchant_id, keys, endpoint
 
     return await _in_store(settings, create)
@@ -112,10 +116,19 @@ def cmd_merchant_create(args: argparse.Namespace) -> int:
 
 def cmd_webhook_add(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    endpoint = asyncio.run(_in_store(settings, lambda conn: webhooks.add_endpoint(
-        conn, merchant_id=args.merchant, livemode=args.live, url=args.url,
-        event_types=args.events, now=utcnow(),
-    )))  # fmt: skip
+    endpoint = asyncio.run(
+        _in_store(
+            settings,
+            lambda conn: webhooks.add_endpoint(
+                conn,
+                merchant_id=args.merchant,
+                livemode=args.live,
+                url=args.url,
+                event_types=args.events,
+                now=utcnow(),
+            ),
+        )
+    )
     print(json.dumps(endpoint))
     return 0
 
@@ -131,9 +144,18 @@ def cmd_webhook_list(args: argparse.Namespace) -> int:
 
 def cmd_webhook_remove(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    result: dict[str, Any] = asyncio.run(_in_store(settings, lambda conn: webhooks.remove_endpoint(
-        conn, args.endpoint, args.merchant, args.live, utcnow(),
-    )))  # fmt: skip
+    result: dict[str, Any] = asyncio.run(
+        _in_store(
+            settings,
+            lambda conn: webhooks.remove_endpoint(
+                conn,
+                args.endpoint,
+                args.merchant,
+                args.live,
+                utcnow(),
+            ),
+        )
+    )
     print(json.dumps(result))
     return 0
 

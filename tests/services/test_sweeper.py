@@ -40,8 +40,9 @@ async def _runtime(database_url: str):
     await upgrade(database_url)
     db = Database.from_url(database_url, pool_size=2)
     clock = Clock()
-    rt = Runtime(Settings(database_url=database_url), db, b"k" * 32, SimulatedProcessor(),
-                 clock=clock)  # fmt: skip
+    rt = Runtime(
+        Settings(database_url=database_url), db, b"k" * 32, SimulatedProcessor(), clock=clock
+    )
     try:
         yield rt, clock
     finally:
@@ -57,10 +58,12 @@ async def test_overdue_konbini_payment_expires_with_its_event(runtime) -> None:
     details = {"type": "konbini", "store": "lawson", "email": "a@example.com"}
     made = []
     for days in (1, 5):
-        params = CreatePayment(amount=1000, currency="JPY", payment_details={**details,
-                               "expiry_days": days})  # fmt: skip
-        view = await execute.write(rt, lambda conn, p=params: payments.create(conn, rt, caller,
-                                   p, None))  # fmt: skip
+        params = CreatePayment(
+            amount=1000, currency="JPY", payment_details={**details, "expiry_days": days}
+        )
+        view = await execute.write(
+            rt, lambda conn, p=params: payments.create(conn, rt, caller, p, None)
+        )
         assert view.row["status"] == "authorized"
         made.append(view.row["id"])
 
@@ -95,10 +98,10 @@ async def test_uncaptured_authorizations_and_abandoned_challenges_expire(runtime
         return {"type": "credit_card", "number": number, "month": 12, "year": 2099}
 
     async def pay(number: str, capture: bool) -> str:
-        params = CreatePayment(amount=500, currency="JPY", capture=capture,
-                               payment_details=card(number))  # fmt: skip
-        view = await execute.write(rt, lambda conn: payments.create(conn, rt, caller, params,
-                                   None))  # fmt: skip
+        params = CreatePayment(
+            amount=500, currency="JPY", capture=capture, payment_details=card(number)
+        )
+        view = await execute.write(rt, lambda conn: payments.create(conn, rt, caller, params, None))
         return str(view.row["id"])
 
     authorized = await pay("4111111111111111", capture=False)

@@ -19,10 +19,23 @@ ROOT = Path(__file__).resolve().parents[2]
 def _extracted(tmp: Path) -> set[str]:
     pot = tmp / "messages.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
-         "-k", "_", "-o", str(pot), "src"],  # fmt: skip
-        cwd=ROOT, capture_output=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_",
+            "-o",
+            str(pot),
+            "src",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    )
     with pot.open("rb") as fp:
         return {m.id for m in read_po(fp) if m.id}
 

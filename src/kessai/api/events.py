@@ -38,9 +38,13 @@ async def list_events(request: Request) -> Response:
         if params.end_time:
             filters.append(table.c.created_at <= params.end_time)
         total, data = await webhooks.event_list(
-            conn, caller.merchant_id, caller.livemode,
-            page=params.page, per_page=params.per_page, filters=filters,
-        )  # fmt: skip
+            conn,
+            caller.merchant_id,
+            caller.livemode,
+            page=params.page,
+            per_page=params.per_page,
+            filters=filters,
+        )
         return resources.listing(
             data,
             total,
@@ -60,7 +64,7 @@ async def show_event(request: Request, event_id: str) -> Response:
         request,
         lambda conn, rt, caller: webhooks.event(
             conn, event_id, caller.merchant_id, caller.livemode
-        ),  # fmt: skip
+        ),
         as_is,
     )
 
@@ -79,9 +83,13 @@ async def add_endpoint(request: Request) -> Response:
     async def run(conn, rt, caller, body):  # type: ignore[no-untyped-def]
         params = body()
         return await webhooks.add_endpoint(
-            conn, merchant_id=caller.merchant_id, livemode=caller.livemode,
-            url=params.get("url"), event_types=params.get("event_types"), now=rt.clock(),
-        )  # fmt: skip
+            conn,
+            merchant_id=caller.merchant_id,
+            livemode=caller.livemode,
+            url=params.get("url"),
+            event_types=params.get("event_types"),
+            now=rt.clock(),
+        )
 
     return await write(request, run, as_is)
 
@@ -103,7 +111,7 @@ async def event_deliveries(request: Request, event_id: str) -> Response:
         request,
         lambda conn, rt, caller: webhooks.deliveries(
             conn, event_id, caller.merchant_id, caller.livemode
-        ),  # fmt: skip
+        ),
         as_is,
     )
 

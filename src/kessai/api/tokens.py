@@ -45,10 +45,14 @@ async def payment_methods(request: Request) -> Response:
         return rt.processor(caller.livemode).supported_types
 
     def render(rt: Runtime, supported: frozenset[str]) -> Rendered:
-        return ok([
-            resources.available_method(slug, cur)
-            for slug, ptype in PAYMENT_TYPES.items() if slug in supported
-            for cur in ptype.currencies if only in (None, cur)
-        ])  # fmt: skip
+        return ok(
+            [
+                resources.available_method(slug, cur)
+                for slug, ptype in PAYMENT_TYPES.items()
+                if slug in supported
+                for cur in ptype.currencies
+                if only in (None, cur)
+            ]
+        )
 
     return await read(request, run, render, secret_only=False)

@@ -129,9 +129,13 @@ async def pay(request: Request, session_id: str) -> Response:
         message = DECLINE_MESSAGES.get(result.decline.code, result.decline.message)
         kept.pop("month", None), kept.pop("year", None)
         return checkout_page(
-            request, result.session, locale, status=402, error=translate(locale, message),
+            request,
+            result.session,
+            locale,
+            status=402,
+            error=translate(locale, message),
             form=kept,
-        )  # fmt: skip
+        )
     return RedirectResponse(with_locale(result.redirect_url or "", rt, locale), status_code=303)
 
 

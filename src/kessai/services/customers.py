@@ -47,8 +47,9 @@ async def _card_fields(rt: Runtime, scope: Scope, card: Card | Source) -> dict[s
 async def card_of(conn: AsyncConnection, rt: Runtime, scope: Scope, details: Any) -> Card | Source:
     """The card to save: card details, or a token id (consumed here)."""
     if isinstance(details, str):
-        return await resolve_source(conn, rt, scope, payment_details=details,
-                                    allowed_types=["credit_card"])  # fmt: skip
+        return await resolve_source(
+            conn, rt, scope, payment_details=details, allowed_types=["credit_card"]
+        )
     if not isinstance(details, dict):
         raise InvalidParameter("payment_details must be card details", param="payment_details")
     ptype = parse(PaymentDetailsType, details, prefix="payment_details").type
@@ -139,8 +140,9 @@ async def create(
     card = None
     if params.payment_details is not None:
         card = await card_of(conn, rt, scope, params.payment_details)
-    return await save(conn, rt, scope, customer_id=None, params=params, card=card,
-                      scenario=scenario)  # fmt: skip
+    return await save(
+        conn, rt, scope, customer_id=None, params=params, card=card, scenario=scenario
+    )
 
 
 async def update(
@@ -208,11 +210,22 @@ async def store_card(
     }
     existing = await store.get(conn, customer_id, lock=True, **scope.kw())
     if existing is None:
-        await store.insert(conn, {
-            "id": customer_id, **scope.kw(), "email": email, "currency": currency,
-            "locale": locale, "metadata": {}, "scenario": None, "created_at": now,
-            "updated_at": now, "deleted_at": None, **card,
-        })  # fmt: skip
+        await store.insert(
+            conn,
+            {
+                "id": customer_id,
+                **scope.kw(),
+                "email": email,
+                "currency": currency,
+                "locale": locale,
+                "metadata": {},
+                "scenario": None,
+                "created_at": now,
+                "updated_at": now,
+                "deleted_at": None,
+                **card,
+            },
+        )
         event_type = "customer.created"
     else:
         await store.update(conn, customer_id, {**card, "updated_at": now})

@@ -127,9 +127,13 @@ async def update(
         row = {**row, **changes, "updated_at": now}
         result = await view(conn, row)
         await charging.record_event(
-            conn, row, "payment.updated", now,
-            refunds=result.refunds, refund_requests=result.refund_requests,
-        )  # fmt: skip
+            conn,
+            row,
+            "payment.updated",
+            now,
+            refunds=result.refunds,
+            refund_requests=result.refund_requests,
+        )
         return result
     return await view(conn, row)
 
@@ -157,8 +161,12 @@ async def capture(
     if isinstance(result, Declined):
         return PaymentView(row, [], [], result)
     now = rt.clock()
-    changes = {"status": states.CAPTURED, "amount_captured": amount, "captured_at": now,
-               "updated_at": now}  # fmt: skip
+    changes = {
+        "status": states.CAPTURED,
+        "amount_captured": amount,
+        "captured_at": now,
+        "updated_at": now,
+    }
     if not await store.move(conn, payment_id, states.AUTHORIZED, changes):
         raise NotCapturable("This payment is no longer authorized.")
     row = {**row, **changes}
@@ -193,18 +201,30 @@ async def refund(
     extra = {"status": states.REFUNDED} if full else {}
     if not await store.add_refund(conn, payment_id, amount, {"updated_at": now, **extra}):
         raise NotRefundable("The refund would exceed the captured amount.")
-    await rows.insert(conn, refunds, {
-        "id": new_id(), "payment_id": payment_id, "amount": amount,
-        "currency": row["currency"], "description": params.description, "created_at": now,
-    })  # fmt: skip
+    await rows.insert(
+        conn,
+        refunds,
+        {
+            "id": new_id(),
+            "payment_id": payment_id,
+            "amount": amount,
+            "currency": row["currency"],
+            "description": params.description,
+            "created_at": now,
+        },
+    )
     refunded = await store.get(conn, payment_id)
     assert refunded is not None
     result_view = await view(conn, refunded)
     for event_type in ("payment.refund.created", *(["payment.refunded"] if full else [])):
         await charging.record_event(
-            conn, refunded, event_type, now,
-            refunds=result_view.refunds, refund_requests=result_view.refund_requests,
-        )  # fmt: skip
+            conn,
+            refunded,
+            event_type,
+            now,
+            refunds=result_view.refunds,
+            refund_requests=result_view.refund_requests,
+        )
     return result_view
 
 
@@ -247,10 +267,17 @@ async def refund_request(
     if not 0 < params.amount <= left:
         raise NotRefundable(f"The requested amount must be between 1 and {left}.")
     now = rt.clock()
-    await rows.insert(conn, refund_requests, {
-        "id": new_id(), "payment_id": payment_id, "status": "pending", "created_at": now,
-        **params.model_dump(),
-    })  # fmt: skip
+    await rows.insert(
+        conn,
+        refund_requests,
+        {
+            "id": new_id(),
+            "payment_id": payment_id,
+            "status": "pending",
+            "created_at": now,
+            **params.model_dump(),
+        },
+    )
     return await view(conn, row)
 
 
@@ -269,9 +296,13 @@ async def listing(
     if params.end_time:
         filters.append(table.c.created_at <= params.end_time)
     total, found = await rows.page(
-        conn, table, **_scope(caller).kw(), filters=filters,
-        page=params.page, per_page=params.per_page,
-    )  # fmt: skip
+        conn,
+        table,
+        **_scope(caller).kw(),
+        filters=filters,
+        page=params.page,
+        per_page=params.per_page,
+    )
     found_refunds, found_requests = await store.children(conn, [r["id"] for r in found])
     return total, [PaymentView(r, found_refunds[r["id"]], found_requests[r["id"]]) for r in found]
 
@@ -293,8 +324,12 @@ async def customer_paid(conn: AsyncConnection, rt: Runtime, payment_id: str) -> 
     if row["payment_deadline"] is not None and row["payment_deadline"] <= now:
         await expire(conn, rt, row)  # too late: it expires instead (and that is committed)
         return await view(conn, {**row, "status": states.EXPIRED})
-    changes = {"status": states.CAPTURED, "amount_captured": row["amount"], "captured_at": now,
-               "updated_at": now}  # fmt: skip
+    changes = {
+        "status": states.CAPTURED,
+        "amount_captured": row["amount"],
+        "captured_at": now,
+        "updated_at": now,
+    }
     await store.move(conn, payment_id, states.AUTHORIZED, changes)
     row = {**row, **changes}
     await charging.record_event(conn, row, "payment.captured", now)

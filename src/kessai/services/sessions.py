@@ -278,11 +278,15 @@ async def _after(
 ) -> PayResult:
     """Complete the session for a successful attempt; otherwise leave it pending."""
     if attempt.decline is not None or not attempt.succeeded:
-        return PayResult(SessionView(row, None), attempt.payment, attempt.redirect_url,
-                         attempt.decline)  # fmt: skip
+        return PayResult(
+            SessionView(row, None), attempt.payment, attempt.redirect_url, attempt.decline
+        )
     if row["mode"] == "customer_payment" and attempt.payment["card_reference"]:
-        source = charging.Source("credit_card", attempt.payment["payment_details"],
-                                 fingerprint=attempt.payment["card_fingerprint"])  # fmt: skip
+        source = charging.Source(
+            "credit_card",
+            attempt.payment["payment_details"],
+            fingerprint=attempt.payment["card_fingerprint"],
+        )
         await _save_customer(conn, rt, row, source, attempt.payment["card_reference"])
     result = await _completed(conn, rt, row, attempt.payment, now)
     if attempt.redirect_url is not None:  # cash types: the instructions page comes first
@@ -334,8 +338,9 @@ async def complete_action(
     now = rt.clock()
     if row is None:
         attempt = await charging.finish(conn, rt, payment, answer)
-        return PayResult(SessionView({}, None), attempt.payment,
-                         payment["return_url"], attempt.decline)  # fmt: skip
+        return PayResult(
+            SessionView({}, None), attempt.payment, payment["return_url"], attempt.decline
+        )
     refuse = None
     try:
         rules.check_payable(row["status"], row["expires_at"], now)

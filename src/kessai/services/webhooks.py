@@ -16,10 +16,19 @@ from kessai.store import events, rows, webhooks
 from kessai.store.tables import events as events_table
 
 EVENT_TYPES = (
-    "payment.authorized", "payment.captured", "payment.updated", "payment.expired",
-    "payment.cancelled", "payment.refund.created", "payment.refunded", "payment.failed",
-    "customer.created", "customer.updated", "customer.deleted", "ping",
-)  # fmt: skip
+    "payment.authorized",
+    "payment.captured",
+    "payment.updated",
+    "payment.expired",
+    "payment.cancelled",
+    "payment.refund.created",
+    "payment.refunded",
+    "payment.failed",
+    "customer.created",
+    "customer.updated",
+    "customer.deleted",
+    "ping",
+)
 
 
 def endpoint_view(row: Mapping[Any, Any], *, with_secret: bool = False) -> dict[str, Any]:
@@ -125,9 +134,14 @@ async def event_list(
     filters: list[Any],
 ) -> tuple[int, list[dict[str, Any]]]:
     total, found = await rows.page(
-        conn, events_table, merchant_id=merchant_id, livemode=livemode, filters=filters,
-        page=page, per_page=per_page,
-    )  # fmt: skip
+        conn,
+        events_table,
+        merchant_id=merchant_id,
+        livemode=livemode,
+        filters=filters,
+        page=page,
+        per_page=per_page,
+    )
     return total, [json.loads(r["body"]) for r in found]
 
 

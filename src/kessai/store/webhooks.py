@@ -164,10 +164,14 @@ async def redeliver(
         if updated.rowcount == 0:
             await conn.execute(
                 D.insert().values(
-                    event_id=event_id, endpoint_id=endpoint["id"], status="pending",
-                    attempts=0, next_attempt_at=now, created_at=now,
+                    event_id=event_id,
+                    endpoint_id=endpoint["id"],
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
                 )
-            )  # fmt: skip
+            )
         count += 1
     return count
 
