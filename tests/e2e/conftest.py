@@ -82,16 +82,16 @@ def shop() -> Iterator[Shop]:
 # --- the browser ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright(server: Server) -> Iterator[Playwright]:
-    # Sync Playwright keeps an asyncio loop running on this thread, and the shared fixtures
-    # create/drop the PostgreSQL test database with asyncio.run(): so the store and the
-    # server are set up before Playwright starts, and torn down after it stops.
+    # Sync Playwright keeps an asyncio loop running on this thread while it is open, which
+    # stops asyncio.run() and pytest-asyncio elsewhere: so it lives only while tests/e2e
+    # runs, and the store and the server are set up before it starts.
     with sync_playwright() as pw:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     try:
