@@ -26,10 +26,16 @@ class Settings:
     embedded_worker: bool = True
     webhook_retry_base: float = 60.0
     webhook_timeout: float = 10.0
+    # How long a worker's claim on a delivery lasts; must outlast webhook_timeout.
+    webhook_lease: float = 60.0
     webhook_allow_private: str = "test"  # test | all | none (see worker/addresses.py)
     # Seconds an authenticated API key is remembered in each process (0: look up every time).
     auth_cache_seconds: float = 30.0
     bench_floor: bool = False  # expose /bench/floor (benchmarks only)
+
+    def __post_init__(self) -> None:
+        if self.webhook_lease <= self.webhook_timeout:
+            raise ValueError("KESSAI_WEBHOOK_LEASE_SECONDS must exceed the webhook timeout")
 
     @classmethod
     def from_env(
@@ -46,6 +52,7 @@ class Settings:
             embedded_worker=(env.get("KESSAI_EMBEDDED_WORKER") or "1") not in ("0", "false"),
             webhook_retry_base=float(env.get("KESSAI_WEBHOOK_RETRY_BASE_SECONDS") or 60),
             webhook_timeout=float(env.get("KESSAI_WEBHOOK_TIMEOUT_SECONDS") or 10),
+            webhook_lease=float(env.get("KESSAI_WEBHOOK_LEASE_SECONDS") or 60),
             webhook_allow_private=_policy(env.get("KESSAI_WEBHOOK_ALLOW_PRIVATE") or "test"),
             auth_cache_seconds=float(env.get("KESSAI_AUTH_CACHE_SECONDS") or 30),
             bench_floor=env.get("KESSAI_BENCH_FLOOR") == "1",

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kessai.core import rules
-from kessai.errors import InvalidParameter, NotFound
+from kessai.errors import InvalidParameter, MissingParameter, NotFound
 from kessai.ids import new_id
 from kessai.store import events, rows, webhooks
 from kessai.store.tables import events as events_table
@@ -48,6 +48,8 @@ def endpoint_view(row: Mapping[Any, Any], *, with_secret: bool = False) -> dict[
 
 
 def check_url(url: Any) -> str:
+    if url is None:
+        raise MissingParameter("url is required: the address to POST events to", param="url")
     try:
         return rules.http_url(url)
     except rules.Invalid as exc:

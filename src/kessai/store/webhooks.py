@@ -41,7 +41,15 @@ async def remove_endpoint(
         )
         .values(deleted_at=now)
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    # What was queued for it stops here (a worker mid-attempt records a failure too).
+    await conn.execute(
+        D.update()
+        .where(D.c.endpoint_id == endpoint_id, D.c.status == "pending")
+        .values(status="failed")
+    )
+    return True
 
 
 async def any_due(conn: AsyncConnection, now: datetime) -> bool:

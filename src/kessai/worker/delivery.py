@@ -30,7 +30,7 @@ from kessai.worker.signing import sign
 log = logging.getLogger("kessai.webhooks")
 MAX_DELAY = timedelta(hours=6)
 GIVE_UP_AFTER = timedelta(days=3)
-LEASE = timedelta(seconds=60)  # longer than any attempt can take (timeouts are shorter)
+SNIPPET = 500  # bytes of a response body kept with the attempt
 
 
 def retry_delay(attempt: int, base: float, rand: float) -> timedelta:
@@ -71,9 +71,11 @@ class Deliverer:
         # A cheap read first: an idle worker never takes the (SQLite) write lock.
         if not await execute.read(self.rt, lambda conn: webhooks.any_due(conn, now)):
             return 0
+        # The lease outlasts any attempt (each has an overall deadline shorter than it).
+        lease = timedelta(seconds=self.settings.webhook_lease)
         claimed = await execute.write(
             self.rt,
-            lambda conn: webhooks.claim(conn, now=now, lease_until=now + LEASE, limit=self.batch),
+            lambda conn: webhooks.claim(conn, now=now, lease_until=now + lease, limit=self.batch),
         )
         if not claimed:
             return 0
@@ -96,7 +98,7 @@ class Deliverer:
                 self.settings.webhook_retry_base,
                 random.random(),  # noqa: S311
             )
-            if next_at - row["event_created_at"] > GIVE_UP_AFTER or row["deleted_at"]:
+            if next_at - row["event_created_at"] > GIVE_UP_AFTER or row["deleted_at"] is not None:
                 next_at = None  # give up: the event is too old, or the endpoint is gone
         return {
             "delivery_id": row["id"],
@@ -112,6 +114,8 @@ class Deliverer:
         }
 
     async def _send(self, row: Any) -> Result:
+        if row["deleted_at"] is not None:
+            return Result(None, "the endpoint was removed", None, 0)
         body = row["body"].encode()
         reason = await refusal(
             row["url"], livemode=row["livemode"], policy=self.settings.webhook_allow_private
@@ -127,12 +131,25 @@ class Deliverer:
         }
         start = time.perf_counter()
         try:
-            response = await self.client.post(row["url"], content=body, headers=headers)
-        except httpx.HTTPError as exc:
+            # An overall deadline: a receiver that trickles its answer cannot hold us.
+            status, snippet = await asyncio.wait_for(
+                self._post(row["url"], body, headers), self.settings.webhook_timeout
+            )
+        except (httpx.HTTPError, TimeoutError) as exc:
             elapsed = int((time.perf_counter() - start) * 1000)
             return Result(None, f"{type(exc).__name__}: {exc}"[:500], None, elapsed)
         elapsed = int((time.perf_counter() - start) * 1000)
-        return Result(response.status_code, None, response.text[:500], elapsed)
+        return Result(status, None, snippet, elapsed)
+
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        """POST and read at most SNIPPET bytes of the answer."""
+        async with self.client.stream("POST", url, content=body, headers=headers) as response:
+            kept = b""
+            async for chunk in response.aiter_raw():
+                kept += chunk
+                if len(kept) >= SNIPPET:
+                    break
+            return response.status_code, kept[:SNIPPET].decode("utf-8", "replace")
 
     async def run_forever(self, idle: float = 0.2) -> None:
         while True:
