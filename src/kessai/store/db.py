@@ -8,6 +8,7 @@ file runs in WAL mode with synchronous=FULL, so a committed response survives a 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -70,6 +71,9 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
+        # SQLite has one writer at a time: queue this process's writers here, in order,
+        # rather than in SQLite's busy handler, which sleeps and retries.
+        self._write_lock = asyncio.Lock() if self.sqlite else None
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int = 10) -> Database:
@@ -77,6 +81,15 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncConnection]:
+        if write and self._write_lock is not None:
+            async with self._write_lock, self._begin(write) as conn:
+                yield conn
+        else:
+            async with self._begin(write) as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def _begin(self, write: bool) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as conn:
             if self.sqlite:
                 conn = await conn.execution_options(kessai_write=write)
