@@ -45,16 +45,17 @@ async def insert(
     event_id = new_id()
     body = render(event_id, type, iso(now) or "", reason, data)
     await conn.execute(
-        events.insert().values(
-            id=event_id,
-            merchant_id=merchant_id,
-            livemode=livemode,
-            type=type,
-            reason=reason,
-            data=data,
-            body=body,
-            created_at=now,
-        )
+        events.insert(),
+        {
+            "id": event_id,
+            "merchant_id": merchant_id,
+            "livemode": livemode,
+            "type": type,
+            "reason": reason,
+            "data": data,
+            "body": body,
+            "created_at": now,
+        },
     )
     query = sa.select(webhook_endpoints.c.id, webhook_endpoints.c.event_types).where(
         webhook_endpoints.c.merchant_id == merchant_id,

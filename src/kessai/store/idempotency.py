@@ -31,17 +31,16 @@ async def claim(
 ) -> int | None:
     """Insert the key; its row id, or None when the key exists already."""
     result = await conn.execute(
-        insert_ignore(keys, conn)
-        .values(
-            merchant_id=merchant_id,
-            livemode=livemode,
-            key=key,
-            fingerprint=fingerprint,
-            created_at=now,
-            status_code=status_code,
-            body=body,
-        )
-        .returning(keys.c.id)
+        insert_ignore(keys, conn).returning(keys.c.id),
+        {
+            "merchant_id": merchant_id,
+            "livemode": livemode,
+            "key": key,
+            "fingerprint": fingerprint,
+            "created_at": now,
+            "status_code": status_code,
+            "body": body,
+        },
     )
     row = result.first()
     return int(row[0]) if row else None
@@ -65,10 +64,15 @@ async def existing(
     )
 
 
+_FINISH = (
+    keys.update()
+    .where(keys.c.id == sa.bindparam("key_id"))
+    .values(status_code=sa.bindparam("status_code"), body=sa.bindparam("body"))
+)
+
+
 async def finish(conn: AsyncConnection, key_id: int, status_code: int, body: bytes) -> None:
-    await conn.execute(
-        keys.update().where(keys.c.id == key_id).values(status_code=status_code, body=body)
-    )
+    await conn.execute(_FINISH, {"key_id": key_id, "status_code": status_code, "body": body})
 
 
 async def expire(conn: AsyncConnection, before: datetime) -> int:

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 async def insert(conn: AsyncConnection, table: sa.Table, values: dict[str, Any]) -> None:
-    await conn.execute(table.insert().values(**values))
+    # Values as parameters, not baked into the statement: the compiled INSERT is cached.
+    await conn.execute(table.insert(), values)
 
 
 async def get(
