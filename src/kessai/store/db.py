@@ -63,8 +63,10 @@ def _sqlite_events(engine: AsyncEngine) -> None:
 
     @sa.event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: sa.Connection) -> None:
-        write = conn.get_execution_options().get("kessai_write", True)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return  # a read: each statement is its own implicit transaction
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("kessai_write", True) else "BEGIN")
 
 
 class Database:
@@ -81,20 +83,23 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncConnection]:
-        if write and self._write_lock is not None:
-            async with self._write_lock, self._begin(write) as conn:
+        """A unit of work; `write=False` is a read in autocommit (no BEGIN/COMMIT round
+        trips): reads see only committed rows, but two of them are not one snapshot."""
+        if not write:
+            async with self.engine.connect() as conn:
+                yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return
+        if self._write_lock is not None:
+            async with self._write_lock, self._begin() as conn:
                 yield conn
         else:
-            async with self._begin(write) as conn:
+            async with self._begin() as conn:
                 yield conn
 
     @asynccontextmanager
-    async def _begin(self, write: bool) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
-            if self.sqlite:
-                conn = await conn.execution_options(kessai_write=write)
-            async with conn.begin():
-                yield conn
+    async def _begin(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn, conn.begin():
+            yield conn
 
     async def ping(self) -> None:
         async with self.transaction(write=False) as conn:
