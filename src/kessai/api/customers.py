@@ -14,7 +14,6 @@ from kessai.schemas.requests import CustomerParams, ListParams, parse
 from kessai.services import customers
 from kessai.services.execute import Rendered
 from kessai.services.runtime import Runtime
-from kessai.store.tables import customers as table
 
 router = APIRouter()
 
@@ -39,12 +38,7 @@ async def create_customer(request: Request) -> Response:
 async def list_customers(request: Request) -> Response:
     async def run(conn, rt, caller):  # type: ignore[no-untyped-def]
         params = parse(ListParams, query(request))
-        filters = []
-        if params.start_time:
-            filters.append(table.c.created_at >= params.start_time)
-        if params.end_time:
-            filters.append(table.c.created_at <= params.end_time)
-        total, rows = await customers.listing(conn, caller, params.page, params.per_page, filters)
+        total, rows = await customers.listing(conn, caller, params)
         return total, rows, params
 
     def render_list(rt: Runtime, result: Any) -> Rendered:

@@ -18,7 +18,6 @@ from kessai.schemas.requests import ListParams, parse
 from kessai.services import webhooks
 from kessai.services.execute import Rendered
 from kessai.services.runtime import Runtime
-from kessai.store.tables import events as table
 
 router = APIRouter()
 admin = APIRouter()
@@ -32,18 +31,12 @@ def as_is(rt: Runtime, body: Any) -> Rendered:
 async def list_events(request: Request) -> Response:
     async def run(conn, rt, caller):  # type: ignore[no-untyped-def]
         params = parse(ListParams, query(request))
-        filters = webhooks.type_filter(request.query_params.get("type"))
-        if params.start_time:
-            filters.append(table.c.created_at >= params.start_time)
-        if params.end_time:
-            filters.append(table.c.created_at <= params.end_time)
         total, data = await webhooks.event_list(
             conn,
             caller.merchant_id,
             caller.livemode,
-            page=params.page,
-            per_page=params.per_page,
-            filters=filters,
+            params,
+            event_type=request.query_params.get("type"),
         )
         return resources.listing(
             data,

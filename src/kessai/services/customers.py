@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kessai.errors import InvalidParameter, NotFound
 from kessai.processors.base import Card, Declined
 from kessai.schemas import resources
-from kessai.schemas.requests import CardDetails, CustomerParams, PaymentDetailsType, parse
+from kessai.schemas.requests import (
+    CardDetails,
+    CustomerParams,
+    ListParams,
+    PaymentDetailsType,
+    parse,
+)
 from kessai.services import cards
 from kessai.services.charging import Scope, Source, resolve_source
 from kessai.services.runtime import Caller, Runtime
@@ -176,15 +182,17 @@ async def delete(
 
 
 async def listing(
-    conn: AsyncConnection, caller: Caller, page: int, per_page: int, filters: list[Any]
+    conn: AsyncConnection, caller: Caller, params: ListParams
 ) -> tuple[int, list[RowMapping]]:
     return await rows.page(
         conn,
         table,
         **scope_of(caller).kw(),
-        filters=[table.c.deleted_at.is_(None), *filters],
-        page=page,
-        per_page=per_page,
+        filters=[table.c.deleted_at.is_(None)],
+        page=params.page,
+        per_page=params.per_page,
+        start=params.start_time,
+        end=params.end_time,
     )
 
 

@@ -291,10 +291,6 @@ async def listing(
         filters.append(table.c.currency == params.currency)
     if params.external_order_num:
         filters.append(table.c.external_order_num == params.external_order_num)
-    if params.start_time:
-        filters.append(table.c.created_at >= params.start_time)
-    if params.end_time:
-        filters.append(table.c.created_at <= params.end_time)
     total, found = await rows.page(
         conn,
         table,
@@ -302,6 +298,8 @@ async def listing(
         filters=filters,
         page=params.page,
         per_page=params.per_page,
+        start=params.start_time,
+        end=params.end_time,
     )
     found_refunds, found_requests = await store.children(conn, [r["id"] for r in found])
     return total, [PaymentView(r, found_refunds[r["id"]], found_requests[r["id"]]) for r in found]

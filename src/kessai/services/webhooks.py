@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kessai.core import rules
 from kessai.errors import InvalidParameter, MissingParameter, NotFound
 from kessai.ids import new_id
+from kessai.schemas.requests import ListParams
 from kessai.store import events, rows, webhooks
 from kessai.store.tables import events as events_table
 
@@ -130,19 +131,20 @@ async def event_list(
     conn: AsyncConnection,
     merchant_id: str,
     livemode: bool,
+    params: ListParams,
     *,
-    page: int,
-    per_page: int,
-    filters: list[Any],
+    event_type: str | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     total, found = await rows.page(
         conn,
         events_table,
         merchant_id=merchant_id,
         livemode=livemode,
-        filters=filters,
-        page=page,
-        per_page=per_page,
+        filters=[events_table.c.type == event_type] if event_type else [],
+        page=params.page,
+        per_page=params.per_page,
+        start=params.start_time,
+        end=params.end_time,
     )
     return total, [json.loads(r["body"]) for r in found]
 
@@ -188,7 +190,3 @@ async def deliveries(
             for d in found
         ],
     }
-
-
-def type_filter(value: str | None) -> list[Any]:
-    return [events_table.c.type == value] if value else []

@@ -6,6 +6,7 @@ merchant's or another mode's rows.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -57,9 +58,16 @@ async def page(
     filters: list[Any],
     page: int,
     per_page: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> tuple[int, list[RowMapping]]:
-    """(total, rows) newest first, read through the (merchant, mode, created_at) index."""
+    """(total, rows) newest first, created between `start` and `end` (inclusive), read
+    through the (merchant, mode, created_at) index."""
     where = [table.c.merchant_id == merchant_id, table.c.livemode == livemode, *filters]
+    if start is not None:
+        where.append(table.c.created_at >= start)
+    if end is not None:
+        where.append(table.c.created_at <= end)
     total = (
         await conn.execute(sa.select(sa.func.count()).select_from(table).where(*where))
     ).scalar_one()
