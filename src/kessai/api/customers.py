@@ -44,17 +44,7 @@ async def list_customers(request: Request) -> Response:
     def render_list(rt: Runtime, result: Any) -> Rendered:
         total, rows, params = result
         data = [resources.customer(r) for r in rows]
-        return ok(
-            resources.listing(
-                data,
-                total,
-                params.page,
-                params.per_page,
-                start=params.start_time,
-                end=params.end_time,
-                now=rt.clock(),
-            )
-        )
+        return ok(resources.listing(data, total, params, rt.clock()))
 
     return await read(request, run, render_list)
 

@@ -38,15 +38,7 @@ async def list_events(request: Request) -> Response:
             params,
             event_type=request.query_params.get("type"),
         )
-        return resources.listing(
-            data,
-            total,
-            params.page,
-            params.per_page,
-            start=params.start_time,
-            end=params.end_time,
-            now=rt.clock(),
-        )
+        return resources.listing(data, total, params, rt.clock())
 
     return await read(request, run, as_is)
 

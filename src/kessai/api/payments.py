@@ -39,17 +39,7 @@ def render(rt: Runtime, view: payments.PaymentView) -> Rendered:
 def render_list(rt: Runtime, result: tuple[int, list[payments.PaymentView], Any]) -> Rendered:
     total, views, params = result
     data = [body_of(v) for v in views]
-    return ok(
-        resources.listing(
-            data,
-            total,
-            params.page,
-            params.per_page,
-            start=params.start_time,
-            end=params.end_time,
-            now=rt.clock(),
-        )
-    )
+    return ok(resources.listing(data, total, params, rt.clock()))
 
 
 @router.post("/payments")

@@ -13,6 +13,7 @@ from typing import Any
 from kessai.core.payment_types import CARD_BRANDS, KONBINI_STORES, PAYMENT_TYPES
 from kessai.core.sessions import CUSTOMER_MODES, PAYMENT_MODES, is_expired
 from kessai.core.times import iso
+from kessai.schemas.requests import ListParams
 
 Row = Mapping[Any, Any]
 
@@ -128,14 +129,7 @@ def available_method(slug: str, currency: str) -> dict[str, Any]:
 
 
 def listing(
-    data: list[dict[str, Any]],
-    total: int,
-    page: int,
-    per_page: int,
-    *,
-    start: datetime | None,
-    end: datetime | None,
-    now: datetime,
+    data: list[dict[str, Any]], total: int, params: ListParams, now: datetime
 ) -> dict[str, Any]:
     """A page of a list. `start_time`/`end_time` are the range asked for; when open, the
     oldest record on the page and the time of the answer."""
@@ -143,11 +137,11 @@ def listing(
     return {
         "resource": "list",
         "total": total,
-        "page": page,
-        "per_page": per_page,
-        "last_page": max(1, -(-total // per_page)),
-        "start_time": iso(start) if start else (oldest or iso(now)),
-        "end_time": iso(end or now),
+        "page": params.page,
+        "per_page": params.per_page,
+        "last_page": max(1, -(-total // params.per_page)),
+        "start_time": iso(params.start_time) if params.start_time else (oldest or iso(now)),
+        "end_time": iso(params.end_time or now),
         "data": data,
     }
 
