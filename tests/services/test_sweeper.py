@@ -13,7 +13,7 @@ from kessai.schemas.requests import CreatePayment
 from kessai.services import execute, payments, sweeper
 from kessai.services.runtime import Caller, Runtime
 from kessai.settings import Settings
-from kessai.store import merchants
+from kessai.store import idempotency, merchants
 from kessai.store.db import Database
 from kessai.store.migrate import upgrade
 from kessai.store.tables import events
@@ -67,10 +67,27 @@ async def test_overdue_konbini_payment_expires_with_its_event(runtime) -> None:
         assert view.row["status"] == "authorized"
         made.append(view.row["id"])
 
+    key_id = await execute.write(
+        rt,
+        lambda conn: idempotency.claim(
+            conn,
+            merchant_id=merchant_id,
+            livemode=False,
+            key="old-key",
+            fingerprint="f" * 64,
+            now=clock(),
+            status_code=200,
+            body=b"{}",
+        ),
+    )
+    assert key_id is not None
     assert await sweeper.sweep(rt) == 0  # nothing is due yet
+    assert await execute.read(rt, lambda conn: _key(conn, merchant_id)) is not None
     clock.now += timedelta(days=2)
     assert await sweeper.sweep(rt) == 1
     assert await sweeper.sweep(rt) == 0  # and it never expires twice
+    # An idempotency key past its 24 hours is gone: a new request with it runs anew.
+    assert await execute.read(rt, lambda conn: _key(conn, merchant_id)) is None
 
     short, long = [
         await execute.read(rt, lambda conn, i=i: payments.get(conn, caller, i)) for i in made
@@ -120,3 +137,7 @@ async def test_uncaptured_authorizations_and_abandoned_challenges_expire(runtime
     assert await status(challenge) == "expired"
     assert await status(authorized) == "expired"
     assert await status(captured) == "captured"  # captured money never expires
+
+
+async def _key(conn, merchant_id: str):
+    return await idempotency.existing(conn, merchant_id=merchant_id, livemode=False, key="old-key")

@@ -12,6 +12,7 @@ from kessai.api.common import ok, query, read, row_or_decline, write
 from kessai.schemas import resources
 from kessai.schemas.requests import CustomerParams, ListParams, parse
 from kessai.services import customers
+from kessai.services.charging import check_scenario
 from kessai.services.execute import Rendered
 from kessai.services.runtime import Runtime
 
@@ -26,8 +27,6 @@ async def create_customer(request: Request) -> Response:
     scenario = request.headers.get("komoju-scenario")
 
     async def run(conn, rt, caller, body):  # type: ignore[no-untyped-def]
-        from kessai.services.charging import check_scenario
-
         check_scenario(scenario, caller.livemode)
         return await customers.create(conn, rt, caller, parse(CustomerParams, body()), scenario)
 

@@ -9,6 +9,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kessai.errors import InvalidParameter, NotFound
+from kessai.ids import new_id
 from kessai.processors.base import Card, Declined
 from kessai.schemas import resources
 from kessai.schemas.requests import (
@@ -94,7 +95,7 @@ async def save(
             return fields
         values.update(fields)
     if existing is None:
-        new_id_ = create_with_id or _new_id()
+        new_id_ = create_with_id or new_id()
         values = {
             "id": new_id_,
             **scope.kw(),
@@ -120,12 +121,6 @@ async def save(
     assert row is not None
     await _event(conn, row, event_type, now)
     return row
-
-
-def _new_id() -> str:
-    from kessai.ids import new_id
-
-    return new_id()
 
 
 async def _event(conn: AsyncConnection, row: Mapping[Any, Any], event_type: str, now: Any) -> None:

@@ -25,10 +25,12 @@ from kessai.ids import new_id
 from kessai.processors.base import Declined
 from kessai.schemas.requests import CreateSession, PaySession
 from kessai.services import charging
+from kessai.services.customers import store_card
 from kessai.services.runtime import Caller, Runtime
 from kessai.store import customers as customer_store
 from kessai.store import payments as payment_store
 from kessai.store import sessions as session_store
+from kessai.store.tables import sessions
 
 
 @dataclass(frozen=True)
@@ -132,8 +134,6 @@ async def create(
 
 
 async def _order_num_taken(conn: AsyncConnection, caller: Caller, order_num: str) -> bool:
-    from kessai.store.tables import sessions
-
     query = sa.select(sessions.c.id).where(
         sessions.c.merchant_id == caller.merchant_id,
         sessions.c.livemode == caller.livemode,
@@ -253,8 +253,6 @@ async def _save_customer(
     card_reference: str,
 ) -> None:
     """Create the session's customer, or update the existing one, with the card."""
-    from kessai.services.customers import store_card
-
     await store_card(
         conn,
         rt,

@@ -6,6 +6,8 @@
 * payments still waiting on 3-D Secure or a wallet page after `ACTION_LIFETIME` (1 day):
   the customer abandoned them (their session, if any, stays payable until it expires).
 
+It also deletes idempotency keys older than 24 hours, which no request can replay any more.
+
 It is safe to run from any number of processes at once: rows are claimed with
 `FOR UPDATE SKIP LOCKED` on PostgreSQL (SQLite serializes writers), and every move is a
 conditional update, so no payment expires twice.
@@ -23,7 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kessai.core import payments as states
 from kessai.core.payment_types import PAYMENT_TYPES
 from kessai.services import execute, payments
+from kessai.services.execute import KEY_TTL
 from kessai.services.runtime import Runtime
+from kessai.store import idempotency
 from kessai.store.tables import payments as table
 
 log = logging.getLogger("kessai.sweeper")
@@ -66,7 +70,9 @@ async def sweep(rt: Runtime, *, batch: int = 200) -> int:
         expired = await execute.write(rt, one_batch)
         total += expired
         if expired < batch:
-            return total
+            break
+    await execute.write(rt, lambda conn: idempotency.expire(conn, rt.clock() - KEY_TTL))
+    return total
 
 
 async def run_forever(rt: Runtime, interval: float) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kessai.core import rules
+from kessai.core.times import iso
 from kessai.errors import InvalidParameter, MissingParameter, NotFound
 from kessai.ids import new_id
 from kessai.schemas.requests import ListParams
@@ -33,8 +34,6 @@ EVENT_TYPES = (
 
 
 def endpoint_view(row: Mapping[Any, Any], *, with_secret: bool = False) -> dict[str, Any]:
-    from kessai.core.times import iso
-
     view = {
         "id": row["id"],
         "resource": "webhook_endpoint",
@@ -161,8 +160,6 @@ async def redeliver(
 async def deliveries(
     conn: AsyncConnection, event_id: str, merchant_id: str, livemode: bool
 ) -> dict[str, Any]:
-    from kessai.core.times import iso
-
     await event(conn, event_id, merchant_id, livemode)  # 404 unless it is theirs
     found = await webhooks.deliveries_of(conn, event_id)
     return {
