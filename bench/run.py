@@ -2,7 +2,8 @@
 measured side by side with this machine's own limits in the same run.
 
     .venv/bin/python bench/run.py [--backend sqlite|postgresql|both] [--duration 10] [--quick]
-        [--workers 2] [--repeat 1] [--database-url postgresql://postgres@127.0.0.1:5432/test]
+        [--workers CORES] [--sqlite-workers 1] [--repeat 1]
+        [--database-url postgresql://postgres@127.0.0.1:5432/test]
 
 For each backend, against `kessai serve --workers N` started exactly as a user starts it
 (with KESSAI_BENCH_FLOOR=1 so that /bench/floor exists), on a fresh store with a merchant
@@ -784,7 +785,7 @@ class Bench:
         concurrency: int,
     ) -> dict[str, Any]:
         """N processes (N = server workers) sharing the concurrency, started together."""
-        n = max(1, processes or self.args.workers)
+        n = max(1, processes or workers_for(self.args, store.backend))
         shares = [concurrency // n + (1 if i < concurrency % n else 0) for i in range(n)]
         start_at = time.time() + 3 + n
         procs = [
@@ -1085,19 +1086,23 @@ def top_up_ids(server: Server, secret_key: str, ids: list[str], want: int) -> li
     return ids
 
 
+def workers_for(args: argparse.Namespace, backend: str) -> int:
+    return int(args.sqlite_workers if backend == "sqlite" else args.workers)
+
+
 def run_backend(
     res: dict[str, Any], backend: str, args: argparse.Namespace, workdir: Path, cleanup: Cleanup
 ) -> None:
     """Measure one backend, filling `res` as it goes (so an abort keeps what was measured)."""
     bench = Bench(args, workdir, cleanup)
-    res["workers"] = args.workers
-    print(f"\n== {backend}: fresh store, kessai serve --workers {args.workers}", flush=True)
+    workers = res["workers"] = workers_for(args, backend)
+    print(f"\n== {backend}: fresh store, kessai serve --workers {workers}", flush=True)
     store = Store(backend, "main", workdir, args.database_url, cleanup)
     res["database"] = store.server_version()
     merchant = make_merchant(store.url)
     res["database_settings"] = store.settings()
     auth = basic_auth(merchant["secret_key"])
-    server = Server(store.url, args.workers, workdir, cleanup, args.log_level).start()
+    server = Server(store.url, workers, workdir, cleanup, args.log_level).start()
     d = args.duration
     try:
         warm(bench, server, auth)
@@ -1169,7 +1174,9 @@ def growth(
         loaded += n
         sample += new
         stored = store.count_sessions()
-        server = Server(store.url, args.workers, workdir, cleanup, args.log_level).start()
+        server = Server(
+            store.url, workers_for(args, backend), workdir, cleanup, args.log_level
+        ).start()
         try:
             warm(bench, server, auth, sample)
             show = bench.show(server, auth, sample, args.duration)
@@ -1534,7 +1541,18 @@ def main() -> int:
     p.add_argument(
         "--quick", action="store_true", help="5 s runs, growth to 100,000 rows, 15 s memory run"
     )
-    p.add_argument("--workers", type=int, default=2, help="kessai serve --workers (default 2)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="kessai serve --workers on PostgreSQL (default: the cores, as the README advises)",
+    )
+    p.add_argument(
+        "--sqlite-workers",
+        type=int,
+        default=1,
+        help="kessai serve --workers on SQLite (default 1, as the README advises)",
+    )
     p.add_argument(
         "--database-url",
         default=DEFAULT_PG,
@@ -1609,6 +1627,7 @@ def main() -> int:
         "kessai": git_commit(),
         "settings": {
             "workers": args.workers,
+            "sqlite_workers": args.sqlite_workers,
             "concurrency": CONCURRENCY,
             "wrk_threads": WRK_THREADS,
             "duration_s": args.duration,

@@ -7,6 +7,7 @@ hosted page); nothing ever answers with a stack trace.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -52,6 +53,11 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database.from_url(settings.database_url, pool_size=settings.db_pool_size)
         rt = app.state.runtime = await build_runtime(settings, db)
+        # Everything loaded so far lives as long as the process: take it out of the
+        # collector's sight, or every full collection walks it all again (measured: the
+        # p99 of session show fell from ~65 ms to ~7 ms; see docs/benchmarks.md).
+        gc.collect()
+        gc.freeze()
         try:
             if settings.embedded_worker:
                 async with background(rt):

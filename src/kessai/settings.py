@@ -18,7 +18,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     base_url: str = "http://127.0.0.1:8000"
     # Pool size per server process (PostgreSQL); SQLite uses a small pool of its own.
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     log_level: str = "info"
     # Seconds between deadline sweeps in each server process (0 turns the sweeper off).
     sweep_interval: float = 30.0
@@ -46,7 +46,7 @@ class Settings:
         return cls(
             database_url=env.get("KESSAI_DATABASE_URL") or DEFAULT_DATABASE_URL,
             base_url=(env.get("KESSAI_BASE_URL") or f"http://{shown_host}:{port}").rstrip("/"),
-            db_pool_size=int(env.get("KESSAI_DB_POOL_SIZE") or 10),
+            db_pool_size=int(env.get("KESSAI_DB_POOL_SIZE") or 20),
             log_level=env.get("KESSAI_LOG_LEVEL") or "info",
             sweep_interval=float(env.get("KESSAI_SWEEP_INTERVAL") or 30),
             embedded_worker=(env.get("KESSAI_EMBEDDED_WORKER") or "1") not in ("0", "false"),

@@ -70,12 +70,18 @@ def query(request: Request) -> dict[str, Any]:
 
 
 async def write(
-    request: Request, operation: WriteOp[T], render: Render[T], *, secret_only: bool = True
+    request: Request,
+    operation: WriteOp[T],
+    render: Render[T],
+    *,
+    secret_only: bool = True,
+    store_only: bool = False,
 ) -> Response:
     """A POST/PATCH/DELETE: one transaction, idempotent when the client sends a key.
 
     The body is parsed inside the operation, so a malformed request's error is stored
-    under its idempotency key like any other response.
+    under its idempotency key like any other response. `store_only=True` says the
+    operation calls no processor (see `execute.run`'s `claim_first`).
     """
     rt = runtime(request)
     caller = await authenticate(rt, request, secret_only=secret_only)
@@ -92,6 +98,7 @@ async def write(
             key,
             lambda conn: operation(conn, rt, caller, body),
             lambda result: render(rt, result),
+            claim_first=not store_only,
         )
     )
 

@@ -6,7 +6,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kessai.api.common import declined, ok, read, write
+from kessai.api.auth import authenticate
+from kessai.api.common import declined, json_response, ok, runtime, write
 from kessai.schemas import resources
 from kessai.schemas.requests import CreateSession, PaySession, parse
 from kessai.services import sessions
@@ -40,17 +41,15 @@ async def create_session(request: Request) -> Response:
             conn, rt, caller, parse(CreateSession, body()), scenario
         ),
         render_session,
+        store_only=True,
     )
 
 
 @router.get("/sessions/{session_id}")
 async def show_session(request: Request, session_id: str) -> Response:
-    return await read(
-        request,
-        lambda conn, rt, caller: sessions.get(conn, caller, session_id),
-        render_session,
-        secret_only=False,
-    )
+    rt = runtime(request)
+    caller = await authenticate(rt, request, secret_only=False)
+    return json_response(render_session(rt, await sessions.show(rt, caller, session_id)))
 
 
 @router.post("/sessions/{session_id}/cancel")

@@ -65,24 +65,42 @@ async def run(
     key: IdempotencyKey | None,
     operation: Operation[T],
     render: Callable[[T], Rendered],
+    *,
+    claim_first: bool = True,
 ) -> Rendered:
-    """Run a write and render it; errors are rendered too (and stored under the key)."""
+    """Run a write and render it; errors are rendered too (and stored under the key).
+
+    `claim_first=False` is for operations that touch nothing but the store (no processor):
+    the key is written once, with the response, at the end of the work's transaction,
+    saving a statement. Should the key exist already, that work is rolled back unseen and
+    the request runs again the usual way, which replays the stored response.
+    """
     try:
         async with rt.db.transaction() as conn:
             key_id = None
-            if key is not None:
+            if key is not None and claim_first:
                 key_id, replay = await _claim(rt, conn, caller, key)
                 if replay is not None:
                     return replay
             rendered = render(await operation(conn))
+            if key is None:
+                return rendered
             if key_id is not None:
                 await idempotency.finish(conn, key_id, *rendered)
+            elif not await _claim_with(rt, conn, caller, key, rendered):
+                raise _KeyTaken()
             return rendered
+    except _KeyTaken:
+        return await run(rt, caller, key, operation, render)
     except KessaiError as exc:
         rendered = render_error(exc)
         if key is not None and exc.status < 500 and not isinstance(exc, _KeyError):
             rendered = await _store_error(rt, caller, key, rendered)
         return rendered
+
+
+class _KeyTaken(Exception):
+    """The key was written by another request meanwhile: undo this one's work."""
 
 
 class _KeyError(InvalidParameter):
@@ -91,6 +109,23 @@ class _KeyError(InvalidParameter):
 
 class _KeyConflict(Conflict):
     pass
+
+
+async def _claim_with(
+    rt: Runtime, conn: AsyncConnection, caller: Caller, key: IdempotencyKey, rendered: Rendered
+) -> bool:
+    """Write the key with its response; False if the key exists already."""
+    key_id = await idempotency.claim(
+        conn,
+        merchant_id=caller.merchant_id,
+        livemode=caller.livemode,
+        key=key.key,
+        fingerprint=key.fingerprint,
+        now=rt.clock(),
+        status_code=rendered[0],
+        body=rendered[1],
+    )
+    return key_id is not None
 
 
 async def _claim(

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from kessai.errors import ProcessorUnavailable
 from kessai.processors.base import Processor
 from kessai.settings import Settings
+from kessai.store.coalesce import Coalescer
 from kessai.store.db import Database
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 def utcnow() -> datetime:
@@ -64,6 +69,17 @@ class Runtime:
     live_processor: Processor | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
     keys: KeyCache = field(default_factory=lambda: KeyCache(30.0))
+    _coalescers: dict[Any, Coalescer[Any, Any]] = field(default_factory=dict, repr=False)
+
+    def batched(
+        self, fetch: Callable[[Runtime, list[K]], Awaitable[Mapping[K, V]]]
+    ) -> Coalescer[K, V]:
+        """The process's one `Coalescer` for `fetch`: point reads made together share
+        one query (see `kessai.store.coalesce`)."""
+        coalescer = self._coalescers.get(fetch)
+        if coalescer is None:
+            coalescer = self._coalescers[fetch] = Coalescer(partial(fetch, self))
+        return coalescer
 
     def processor(self, livemode: bool) -> Processor:
         if not livemode:

@@ -151,6 +151,30 @@ async def get(conn: AsyncConnection, caller: Caller | None, session_id: str) -> 
     return await _view(conn, row)
 
 
+async def show(rt: Runtime, caller: Caller, session_id: str) -> SessionView:
+    """A session of the caller's merchant and mode, read together with the other shows
+    running at the same moment (one query for all of them)."""
+    view = await rt.batched(_views).get(session_id)
+    if view is None or (view.row["merchant_id"], view.row["livemode"]) != (
+        caller.merchant_id,
+        caller.livemode,
+    ):
+        raise NotFound(f"No session {session_id!r} exists for this merchant and mode.")
+    return view
+
+
+async def _views(rt: Runtime, session_ids: list[str]) -> dict[str, SessionView]:
+    async with rt.db.transaction(write=False) as conn:
+        found = await session_store.get_many(conn, session_ids)
+        paid = await payment_store.get_many(
+            conn, [row["payment_id"] for row in found.values() if row["payment_id"]]
+        )
+    return {
+        session_id: SessionView(row, paid.get(row["payment_id"]) if row["payment_id"] else None)
+        for session_id, row in found.items()
+    }
+
+
 async def cancel(
     conn: AsyncConnection, rt: Runtime, caller: Caller, session_id: str
 ) -> SessionView:

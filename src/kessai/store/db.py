@@ -14,7 +14,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncTransaction,
+    create_async_engine,
+)
+
+from kessai.store import sqlite_writer
 
 
 def async_url(url: str) -> str:
@@ -34,20 +41,35 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
+    """Up to `pool_size` connections stay open; under a burst, half as many again are
+    opened and closed after use (each opening costs a connection setup round trip)."""
     url = async_url(url)
     if is_sqlite(url):
         engine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=10, connect_args={"timeout": 60}
+            url, pool_size=pool_size, max_overflow=pool_size // 2, connect_args={"timeout": 60}
         )
         _sqlite_events(engine)
         return engine
-    return create_async_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
+    # No pre-ping: it costs a round trip per transaction. A connection found dead fails
+    # its one request, and SQLAlchemy then replaces every pooled connection.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size // 2)
+
+
+def create_sqlite_writer(url: str) -> AsyncEngine:
+    """The engine SQLite's group commit writes through: one connection at a time whose
+    in-memory work runs on the event loop (see `kessai.store.sqlite_writer`)."""
+    path = sa.engine.make_url(async_url(url)).database
+    if not path or path == ":memory:":
+        raise ValueError("kessai needs a SQLite file (sqlite:///PATH), not an in-memory database")
+    engine = create_async_engine(
+        async_url(url),
+        async_creator=lambda: sqlite_writer.connect(path, busy_seconds=60),
+        pool_size=1,
+        max_overflow=2,
     )
+    _sqlite_events(engine)
+    return engine
 
 
 def _sqlite_events(engine: AsyncEngine) -> None:
@@ -70,36 +92,39 @@ def _sqlite_events(engine: AsyncEngine) -> None:
 
 
 class Database:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """`engine` serves reads (and PostgreSQL's writes); on SQLite, `writer` serves the
+    writes, through the group commit."""
+
+    def __init__(
+        self, engine: AsyncEngine, writer: AsyncEngine | None = None, *, group_size: int = 64
+    ) -> None:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
-        # SQLite has one writer at a time: queue this process's writers here, in order,
-        # rather than in SQLite's busy handler, which sleeps and retries.
-        self._write_lock = asyncio.Lock() if self.sqlite else None
+        self.writer = writer
+        self._group = _GroupCommit(writer or engine, group_size) if self.sqlite else None
 
     @classmethod
-    def from_url(cls, url: str, *, pool_size: int = 10) -> Database:
-        return cls(create_engine(url, pool_size=pool_size))
+    def from_url(cls, url: str, *, pool_size: int = 20) -> Database:
+        engine = create_engine(url, pool_size=pool_size)
+        return cls(engine, create_sqlite_writer(url) if is_sqlite(url) else None)
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncConnection]:
         """A unit of work; `write=False` is a read in autocommit (no BEGIN/COMMIT round
-        trips): reads see only committed rows, but two of them are not one snapshot."""
+        trips): reads see only committed rows, but two of them are not one snapshot.
+
+        Whatever the store, the block's writes are durable when the `async with` ends
+        normally, and undone (and nothing else) when it raises.
+        """
         if not write:
             async with self.engine.connect() as conn:
                 yield await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return
-        if self._write_lock is not None:
-            async with self._write_lock, self._begin() as conn:
+        elif self._group is not None:
+            async with self._group.unit() as conn:
                 yield conn
         else:
-            async with self._begin() as conn:
+            async with self.engine.connect() as conn, conn.begin():
                 yield conn
-
-    @asynccontextmanager
-    async def _begin(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn, conn.begin():
-            yield conn
 
     async def ping(self) -> None:
         async with self.transaction(write=False) as conn:
@@ -107,3 +132,110 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.writer is not None:
+            await self.writer.dispose()
+
+
+class _Group:
+    def __init__(self, conn: AsyncConnection, transaction: AsyncTransaction) -> None:
+        self.conn = conn
+        self.transaction = transaction
+        self.units = 0
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+
+class _GroupCommit:
+    """SQLite's writers of this process, one at a time, sharing commits (group commit).
+
+    SQLite has one writer at a time and a durable commit costs an fsync. So the units of
+    work queue here, in order (rather than in SQLite's busy handler, which sleeps and
+    retries), and run one after another, each in its own SAVEPOINT, inside one transaction
+    that stays open while more units are waiting. When none is waiting, or `size` units
+    have run, it commits once for all of them; only then does each unit's block return.
+    A unit that raises is rolled back to its savepoint alone (the others keep their work)
+    and raises once the group has committed, so no answer leaves before the state it saw
+    is durable. If the commit itself fails, every unit of the group raises.
+    """
+
+    def __init__(self, engine: AsyncEngine, size: int) -> None:
+        self.engine = engine
+        self.size = size
+        self._turn = asyncio.Lock()
+        self._queued = 0
+        self._group: _Group | None = None
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[AsyncConnection]:
+        self._queued += 1
+        try:
+            await self._turn.acquire()
+        except BaseException:
+            self._queued -= 1
+            self._finish_if_idle()
+            raise
+        self._queued -= 1
+        try:
+            group = self._group or await self._open()
+        except BaseException:
+            self._turn.release()
+            raise
+        self._group = group
+        failure: BaseException | None = None
+        try:
+            savepoint = await group.conn.begin_nested()
+            try:
+                yield group.conn
+            except BaseException:
+                await savepoint.rollback()
+                raise
+            await savepoint.commit()
+            group.units += 1
+        except BaseException as exc:
+            failure = exc
+        finally:
+            try:
+                if self._queued == 0 or group.units >= self.size:
+                    await asyncio.shield(self._close(group))
+            finally:
+                self._turn.release()
+        await asyncio.shield(group.done)  # raises if the commit failed
+        if failure is not None:
+            raise failure
+
+    async def _open(self) -> _Group:
+        conn = await self.engine.connect()
+        try:
+            transaction = await conn.begin()  # BEGIN IMMEDIATE: the database's write lock
+        except BaseException:
+            await conn.close()
+            raise
+        return _Group(conn, transaction)
+
+    async def _close(self, group: _Group) -> None:
+        """Commit the group (or roll it back if no unit kept work) and settle its units."""
+        if self._group is group:
+            self._group = None
+        try:
+            if group.units:
+                await group.transaction.commit()
+            else:
+                await group.transaction.rollback()
+        except BaseException as exc:
+            group.done.set_exception(exc)
+            group.done.exception()  # retrieved: units that left early must not warn
+        else:
+            group.done.set_result(None)
+        finally:
+            await group.conn.close()
+
+    def _finish_if_idle(self) -> None:
+        """A queued unit gave up (cancelled): if it was the one the open group waited
+        for, close the group now."""
+        group = self._group
+        if group is not None and self._queued == 0 and not self._turn.locked():
+            asyncio.ensure_future(self._close_idle(group))
+
+    async def _close_idle(self, group: _Group) -> None:
+        async with self._turn:
+            if self._group is group:
+                await self._close(group)

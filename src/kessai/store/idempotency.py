@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kessai.store.merchants import insert_ignore
 from kessai.store.tables import idempotency_keys as keys
 
+_CLAIM: dict[str, sa.Insert] = {}  # by dialect: built once, its compiled form cached
+
 
 async def claim(
     conn: AsyncConnection,
@@ -30,8 +32,11 @@ async def claim(
     body: bytes | None = None,
 ) -> int | None:
     """Insert the key; its row id, or None when the key exists already."""
+    statement = _CLAIM.get(conn.dialect.name)
+    if statement is None:
+        statement = _CLAIM[conn.dialect.name] = insert_ignore(keys, conn).returning(keys.c.id)
     result = await conn.execute(
-        insert_ignore(keys, conn).returning(keys.c.id),
+        statement,
         {
             "merchant_id": merchant_id,
             "livemode": livemode,

@@ -20,6 +20,14 @@ async def get(conn: AsyncConnection, payment_id: str, **scope: Any) -> RowMappin
     return await rows.get(conn, payments, payment_id, **scope)
 
 
+async def get_many(conn: AsyncConnection, payment_ids: list[str]) -> dict[str, RowMapping]:
+    """Payments by id, in one query; unknown ids are absent."""
+    if not payment_ids:
+        return {}
+    result = await conn.execute(sa.select(payments).where(payments.c.id.in_(payment_ids)))
+    return {row["id"]: row for row in result.mappings()}
+
+
 async def move(
     conn: AsyncConnection, payment_id: str, from_status: str, values: dict[str, Any]
 ) -> bool:

@@ -42,6 +42,12 @@ async def get(
     return (await conn.execute(query)).mappings().first()
 
 
+async def get_many(conn: AsyncConnection, session_ids: list[str]) -> dict[str, RowMapping]:
+    """Sessions (with their merchant's name) by id, in one query; unknown ids are absent."""
+    result = await conn.execute(_WITH_MERCHANT.where(sessions.c.id.in_(session_ids)))
+    return {row["id"]: row for row in result.mappings()}
+
+
 async def complete(
     conn: AsyncConnection, session_id: str, payment_id: str | None, now: datetime
 ) -> bool:
