@@ -221,6 +221,9 @@ class _GroupCommit:
             else:
                 await group.transaction.rollback()
         except BaseException as exc:
+            # A failed COMMIT can leave SQLite's transaction open, holding the file's write
+            # lock: discard the connection (closing it rolls back) rather than pool it.
+            await group.conn.invalidate()
             group.done.set_exception(exc)
             group.done.exception()  # retrieved: units that left early must not warn
         else:

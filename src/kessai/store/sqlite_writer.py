@@ -20,6 +20,7 @@ from typing import Any
 import aiosqlite
 
 _INLINE_STATEMENTS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "SAVEPOINT", "RELEASE"})
+_CURSOR_CALLS = frozenset({"fetchone", "fetchmany", "fetchall", "close"})
 
 
 class _WriterConnection(aiosqlite.Connection):
@@ -38,7 +39,9 @@ def _runs_inline(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
     if name in ("execute", "executemany"):
         words = args[0].split(None, 1) if args and isinstance(args[0], str) else []
         return bool(words) and words[0].upper() in _INLINE_STATEMENTS
-    return name == "cursor" or isinstance(getattr(fn, "__self__", None), sqlite3.Cursor)
+    if name == "cursor":
+        return True
+    return name in _CURSOR_CALLS and isinstance(getattr(fn, "__self__", None), sqlite3.Cursor)
 
 
 async def connect(path: str, *, busy_seconds: float) -> aiosqlite.Connection:
