@@ -3,8 +3,9 @@
     .venv/bin/python bench/db_floor.py URL MERCHANT_ID --concurrency 16 --duration 10
         [--start-at UNIX_TIME]
 
-Uses kessai's own engine (`kessai.store.db.Database`: aiosqlite with WAL, synchronous=FULL
-and BEGIN IMMEDIATE on SQLite; asyncpg on PostgreSQL) and SQLAlchemy Core, and inserts a row
+Uses kessai's own engine (`kessai.store.db.Database`: on SQLite WAL, synchronous=FULL,
+BEGIN IMMEDIATE and the same group commit the server uses; asyncpg on PostgreSQL) and
+SQLAlchemy Core, and inserts a row
 like the ones session create writes, one per transaction, from `--concurrency` coroutines
 for `--duration` seconds. bench/run.py starts one of these per server worker process (the
 concurrency split between them) so that the Python side is no more of a bottleneck than it

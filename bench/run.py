@@ -1676,6 +1676,7 @@ def main() -> int:
             finally:
                 res["loadavg_at_end"] = os.getloadavg()
                 res["figures"] = summarize(res)
+            args.out.mkdir(parents=True, exist_ok=True)
             path = args.out / f"results-{backend}.json"
             path.write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n")
     except (Aborted, KeyboardInterrupt) as exc:
