@@ -379,8 +379,10 @@ async def test_store_works_right_after_a_failed_commit(url: str, db: Database) -
     assert children_on_disk(url) == {200}
 
 
-@sqlite_only
-async def test_cancelled_queued_unit_does_not_hang_the_group(url: str, db: Database) -> None:
+async def queue_behind_a_held_unit(
+    db: Database,
+) -> tuple[asyncio.Task[None], asyncio.Task[None], asyncio.Event]:
+    """Unit 1 holds the turn until `release` is set; unit 2 (inserting row 2) is queued."""
     inside, release = asyncio.Event(), asyncio.Event()
     first = asyncio.create_task(hold_turn(db, 1, inside, release))
     await asyncio.wait_for(inside.wait(), 5)
@@ -392,6 +394,12 @@ async def test_cancelled_queued_unit_does_not_hang_the_group(url: str, db: Datab
     second = asyncio.create_task(queued())
     await asyncio.sleep(0.02)
     assert not second.done()
+    return first, second, release
+
+
+@sqlite_only
+async def test_cancelled_queued_unit_does_not_hang_the_group(url: str, db: Database) -> None:
+    first, second, release = await queue_behind_a_held_unit(db)
     second.cancel()
     with pytest.raises(asyncio.CancelledError):
         await second
@@ -407,17 +415,7 @@ async def test_unit_cancelled_as_its_turn_comes_does_not_hang_the_group(
 ) -> None:
     """The first unit ends while the second is queued, so it leaves the group open for it;
     the second is then cancelled before it takes its turn. Someone must commit the group."""
-    inside, release = asyncio.Event(), asyncio.Event()
-    first = asyncio.create_task(hold_turn(db, 1, inside, release))
-    await asyncio.wait_for(inside.wait(), 5)
-
-    async def queued() -> None:
-        async with db.transaction() as conn:
-            await insert(conn, 2)
-
-    second = asyncio.create_task(queued())
-    await asyncio.sleep(0.02)
-    assert not second.done()
+    first, second, release = await queue_behind_a_held_unit(db)
 
     # Wait for the first unit to hand over the turn (white-box: the group commit's lock),
     # then cancel the second before it runs.

@@ -22,6 +22,7 @@ IDEMPOTENCY_HEADER = "X-KOMOJU-IDEMPOTENCY"
 Body = Callable[[], dict[str, Any]]
 WriteOp = Callable[[AsyncConnection, Runtime, Caller, Body], Awaitable[T]]
 ReadOp = Callable[[AsyncConnection, Runtime, Caller], Awaitable[T]]
+ViewOp = Callable[[Runtime, Caller], Awaitable[T]]
 Render = Callable[[Runtime, T], Rendered]
 
 
@@ -106,7 +107,19 @@ async def write(
 async def read(
     request: Request, operation: ReadOp[T], render: Render[T], *, secret_only: bool = True
 ) -> Response:
+    """A GET whose operation reads on a connection of its own."""
+    return await view(
+        request,
+        lambda rt, caller: execute.read(rt, lambda conn: operation(conn, rt, caller)),
+        render,
+        secret_only=secret_only,
+    )
+
+
+async def view(
+    request: Request, fetch: ViewOp[T], render: Render[T], *, secret_only: bool = True
+) -> Response:
+    """A GET answered by a service function that does its own reading (batched, say)."""
     rt = runtime(request)
     caller = await authenticate(rt, request, secret_only=secret_only)
-    result = await execute.read(rt, lambda conn: operation(conn, rt, caller))
-    return json_response(render(rt, result))
+    return json_response(render(rt, await fetch(rt, caller)))

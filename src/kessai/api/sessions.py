@@ -6,8 +6,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kessai.api.auth import authenticate
-from kessai.api.common import declined, json_response, ok, runtime, write
+from kessai.api.common import declined, ok, view, write
 from kessai.schemas import resources
 from kessai.schemas.requests import CreateSession, PaySession, parse
 from kessai.services import sessions
@@ -47,9 +46,12 @@ async def create_session(request: Request) -> Response:
 
 @router.get("/sessions/{session_id}")
 async def show_session(request: Request, session_id: str) -> Response:
-    rt = runtime(request)
-    caller = await authenticate(rt, request, secret_only=False)
-    return json_response(render_session(rt, await sessions.show(rt, caller, session_id)))
+    return await view(
+        request,
+        lambda rt, caller: sessions.show(rt, caller, session_id),
+        render_session,
+        secret_only=False,
+    )
 
 
 @router.post("/sessions/{session_id}/cancel")
