@@ -15,15 +15,19 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import jsonschema
 import pytest
 
+from tests.openapi_contract import contract_hook
+
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = Path(__file__).resolve().parent / "reference" / "komoju-sdk-schemas"
 KESSAI = [sys.executable, "-m", "kessai"]
@@ -117,12 +121,28 @@ class Merchant:
     publishable_key: str
 
     def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client:
+        """An API client; every response it gets must agree with /openapi.json."""
+        hooks = kwargs.pop("event_hooks", {})
+        hooks["response"] = [*hooks.get("response", []), contract_hook(self.server.base_url)]
         return httpx.Client(
             base_url=f"{self.server.base_url}/api/v1",
             auth=(key or self.secret_key, ""),
             timeout=30,
+            event_hooks=hooks,
             **kwargs,
         )
+
+
+# The suite sends everything from one address, with many deliberate failures: its servers
+# run with the rate limits on, but far above what it sends (tests/api/test_limits.py starts
+# servers with tight ones).
+SUITE_LIMITS = {
+    "KESSAI_RATE_LIMIT_ADDRESS": "1000000/minute",
+    "KESSAI_RATE_LIMIT_KEY": "1000000/minute",
+    "KESSAI_RATE_LIMIT_CARD_KEY": "1000000/minute",
+    "KESSAI_RATE_LIMIT_CARD_ADDRESS": "1000000/minute",
+    "KESSAI_RATE_LIMIT_FAILED_AUTH": "1000000/minute",
+}
 
 
 def start_server(
@@ -133,7 +153,7 @@ def start_server(
     log_path = workdir / f"server-{port}.log"
     base_env = {**os.environ, "KESSAI_DATABASE_URL": database_url, "KESSAI_LOG_LEVEL": "info"}
     base_env.pop("KESSAI_BASE_URL", None)
-    env = {**base_env, **(env or {})}
+    env = {**base_env, **SUITE_LIMITS, **(env or {})}
     log = log_path.open("wb")
     process = subprocess.Popen(
         [*KESSAI, "serve", "--port", str(port), *extra],
@@ -226,11 +246,46 @@ def assert_error(
     return body
 
 
+# Expiry years are relative to today, so the good card never expires under the suite.
+CARD_YEAR = date.today().year + 5
+EXPIRED_YEAR = date.today().year - 1
 CARD = {
     "type": "credit_card",
     "number": "4111111111111111",
     "month": 12,
-    "year": 2035,
+    "year": CARD_YEAR,
     "verification_value": "123",
     "name": "Taro Yamada",
 }
+
+
+def wait_for(condition: Callable[[], T | None], *, what: str, timeout: float = 15.0) -> T:
+    """Poll `condition` until it returns something truthy (returned); fail after `timeout`.
+
+    For tests that wait for an event they can observe (a session's expiry, a clock that has
+    moved) instead of sleeping for a guessed time.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout} s for {what}")
+        time.sleep(0.02)
+
+
+def moment_after(created_at: str | None) -> datetime:
+    """A millisecond of this machine's clock (which the server reads, to the millisecond)
+    strictly after `created_at` (None: now), waited for: an object created after this call
+    has a `created_at` at or after it."""
+    if created_at is None:
+        now = datetime.now(UTC)
+        return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    after = datetime.fromisoformat(created_at.replace("Z", "+00:00")) + timedelta(milliseconds=1)
+
+    def passed() -> datetime | None:
+        now = datetime.now(UTC)
+        return now.replace(microsecond=now.microsecond // 1000 * 1000) if now >= after else None
+
+    return wait_for(passed, what=f"the clock to pass {created_at}")

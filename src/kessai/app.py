@@ -8,6 +8,7 @@ hosted page); nothing ever answers with a stack trace.
 from __future__ import annotations
 
 import gc
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,16 +16,21 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from kessai.api import customers as api_customers
+from kessai.api import docs as api_docs
 from kessai.api import events as api_events
 from kessai.api import payments as api_payments
 from kessai.api import sessions as api_sessions
 from kessai.api import tokens as api_tokens
 from kessai.api.cors import PublishableCORS
+from kessai.edge.middleware import EdgeLimits
+from kessai.edge.ratelimit import RateLimiter
 from kessai.errors import KessaiError, error_body
 from kessai.hosted import routes as hosted_routes
+from kessai.observe import metrics, ready
+from kessai.observe.middleware import Observe, request_id_header
 from kessai.processors.simulated import SimulatedProcessor
 from kessai.services import execute
 from kessai.services.runtime import KeyCache, Runtime
@@ -37,6 +43,7 @@ log = logging.getLogger("kessai")
 
 
 async def build_runtime(settings: Settings, db: Database) -> Runtime:
+    metrics.track_pools({"main": db.engine, "sqlite_writer": db.writer})
     async with db.transaction() as conn:
         secret = await merchants.server_secret(conn, "server")
     return Runtime(
@@ -49,21 +56,25 @@ async def build_runtime(settings: Settings, db: Database) -> Runtime:
 
 
 def create_app(settings: Settings) -> FastAPI:
+    limiter = RateLimiter(settings.edge, installation=settings.database_url)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database.from_url(settings.database_url, pool_size=settings.db_pool_size)
         rt = app.state.runtime = await build_runtime(settings, db)
+        rt.limiter = limiter
         # Everything loaded so far lives as long as the process: take it out of the
         # collector's sight, or every full collection walks it all again (measured: the
         # p99 of session show fell from ~65 ms to ~7 ms; see docs/benchmarks.md).
         gc.collect()
         gc.freeze()
         try:
-            if settings.embedded_worker:
-                async with background(rt):
+            async with metrics.process_metrics(settings.metrics_dir):
+                if settings.embedded_worker:
+                    async with background(rt):
+                        yield
+                else:
                     yield
-            else:
-                yield
         finally:
             await db.dispose()
 
@@ -74,9 +85,19 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    for module in (api_sessions, api_payments, api_customers, api_tokens, api_events):
-        app.include_router(module.router, prefix="/api/v1")
-    app.include_router(api_events.admin, prefix="/kessai/v1")
+    # The API's routers, as mounted: also what /openapi.json is generated from.
+    app.state.api_routers = [
+        *[
+            ("/api/v1", module.router)
+            for module in (api_sessions, api_payments, api_customers, api_tokens, api_events)
+        ],
+        ("/kessai/v1", api_events.admin),
+    ]
+    for prefix, api_router in app.state.api_routers:
+        app.include_router(api_router, prefix=prefix)
+    app.include_router(api_docs.router)
+    app.mount("/docs/assets", api_docs.swagger_assets(), name="docs_assets")
+    app.mount("/docs/init", api_docs.init_script(), name="docs_init")
     if settings.bench_floor:
         from kessai.api import floor
 
@@ -85,17 +106,33 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", hosted_routes.static_files(), name="static")
 
     @app.get("/health")
-    async def health(request: Request) -> Response:
-        try:
-            await request.app.state.runtime.db.ping()
-        except Exception:  # noqa: BLE001 - any failure means the store is unreachable
-            log.exception("health check failed")
-            return JSONResponse({"status": "unavailable"}, status_code=503)
+    async def health() -> Response:
+        """Liveness: the process answers. It touches nothing (see /ready)."""
         return JSONResponse({"status": "ok"})
+
+    @app.get("/ready")
+    async def readiness(request: Request) -> Response:
+        """Readiness: the store answers and its schema is current (503 says why not)."""
+        ok, body = await ready.check(request.app.state.runtime.db)
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics")
+    async def metrics_text(request: Request) -> Response:
+        token = settings.metrics_token
+        if token is not None and not hmac.compare_digest(
+            request.headers.get("authorization", "").encode(), f"Bearer {token}".encode()
+        ):
+            return JSONResponse(
+                error_body("unauthorized", "/metrics needs Authorization: Bearer <token>."),
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="kessai-metrics"'},
+            )
+        return Response(metrics.exposition(settings.metrics_dir), media_type=metrics.CONTENT_TYPE)
 
     @app.exception_handler(KessaiError)
     async def kessai_error(request: Request, exc: KessaiError) -> Response:
         headers = {"WWW-Authenticate": 'Basic realm="kessai"'} if exc.status == 401 else None
+        headers = getattr(exc, "headers", None) or headers  # Retry-After, Connection: close
         if _is_api(request):
             return Response(
                 execute.dumps(exc.body()),
@@ -103,7 +140,9 @@ def create_app(settings: Settings) -> FastAPI:
                 media_type="application/json",
                 headers=headers,
             )
-        return hosted_routes.error_page(request, exc.status, exc.message)
+        page = hosted_routes.error_page(request, exc.status, exc.message)
+        page.headers.update(headers or {})
+        return page
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -120,11 +159,21 @@ def create_app(settings: Settings) -> FastAPI:
     async def internal_error(request: Request, exc: Exception) -> Response:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         message = "Something went wrong on our side; the request was not applied. Retry it."
+        # Written outside every middleware: return the request id here.
+        response: Response
         if _is_api(request):
-            return JSONResponse(error_body("internal_server_error", message), status_code=500)
-        return HTMLResponse(message, status_code=500)
+            response = JSONResponse(error_body("internal_server_error", message), status_code=500)
+        else:
+            response = hosted_routes.plain_page(500, message)  # with the hosted security headers
+        response.headers.update(request_id_header(request))
+        return response
 
+    # Inside CORS, so a browser script can read a 429 or 413 from the limits.
+    app.add_middleware(EdgeLimits, settings=settings.edge, limiter=limiter)
     app.add_middleware(PublishableCORS)
+    # Outermost (added last): every answer, a refusal by another middleware too, is
+    # counted, logged and carries the request id.
+    app.add_middleware(Observe)
     return app
 
 

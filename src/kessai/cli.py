@@ -1,203 +1,122 @@
-"""The `kessai` command: serve, worker, merchant create, webhook add|list|remove, db upgrade."""
+"""The `kessai` command: serve, worker, merchant create|list|roll-keys, webhook
+add|list|remove, db upgrade.
+
+Expected failures (a bad setting, a store that cannot be reached, a port in use, an unknown
+merchant) print one line to stderr and exit 2; see `kessai.commands`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
+from kessai.commands import CliError
+from kessai.commands import merchants as merchant_commands
+from kessai.commands.listen import reserve
+from kessai.commands.store import create_database, in_store, missing_database, store_failures
 from kessai.errors import KessaiError
-from kessai.services import webhooks
-from kessai.services.runtime import utcnow
-from kessai.settings import Settings
-from kessai.store import merchants
-from kessai.store.db import Database
+from kessai.observe import logs, metrics
+from kessai.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
+from kessai.settings_parsing import safe_url
+from kessai.store.db import Database, is_sqlite
 from kessai.store.migrate import upgrade
 
-T = TypeVar("T")
+EXIT_USAGE = 2  # what a user can fix: settings, store, port, arguments
 
 
-async def _in_store(settings: Settings, operation: Callable[[Any], Awaitable[T]]) -> T:
-    """Migrate the store, then run one operation in one transaction."""
-    await upgrade(settings.database_url)
-    db = Database.from_url(settings.database_url, pool_size=1)
-    try:
-        async with db.transaction() as conn:
-            return await operation(conn)
-    finally:
-        await db.dispose()
-
-
-Created = tuple[str, dict[str, str], dict[str, Any] | None]
-
-
-async def _create_merchant(
-    settings: Settings, name: str, *, only_if_empty: bool = False, webhook_url: str | None = None
-) -> Created | None:
-    async def create(conn: Any) -> Created | None:
-        if only_if_empty and await merchants.count_merchants(conn) > 0:
-            return None
-        merchant_id, keys = await merchants.insert_merchant(conn, name, utcnow())
-        endpoint = None
-        if webhook_url is not None:
-            endpoint = await webhooks.add_endpoint(
-                conn,
-                merchant_id=merchant_id,
-                livemode=False,
-                url=webhook_url,
-                event_types=None,
-                now=utcnow(),
-            )
-        return merchant_id, keys, endpoint
-
-    return await _in_store(settings, create)
-
-
-def _print_keys(merchant_id: str, name: str, keys: dict[str, str], settings: Settings) -> None:
-    print(f"Merchant {name!r} ({merchant_id}), test mode:")
-    print(f"  secret key:      {keys['secret']}")
-    print(f"  publishable key: {keys['publishable']}")
-    print("Keep the secret key safe: kessai stores only its hash and cannot show it again.")
-    print(f"Try: curl -u {keys['secret']}: {settings.base_url}/api/v1/sessions \\")
-    print("       -d amount=1000 -d currency=JPY")
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    settings = Settings.from_env(host=args.host, port=args.port)
-    created = asyncio.run(_create_merchant(settings, "Demo Merchant", only_if_empty=True))
+    from kessai.edge.connections import raise_fd_limit, uvicorn_options
+
+    # Listen first (held until uvicorn takes over), so a port in use fails before any work.
+    listener = reserve(args.host, args.port)
+    try:
+        # The demo merchant: on the embedded default store, or when asked (--demo).
+        demo = args.demo or settings.database_url == DEFAULT_DATABASE_URL
+
+        async def prepare(conn: Any) -> merchant_commands.Created | None:
+            if not demo:
+                return None
+            return await merchant_commands.create_merchant(
+                conn, "Demo Merchant", only_if_empty=True
+            )
+
+        with store_failures(settings.database_url):
+            created = asyncio.run(in_store(settings, prepare))
+    finally:
+        listener.close()
     if created is not None:
         print("The store was empty, so kessai created a demo merchant.")
-        _print_keys(created[0], "Demo Merchant", created[1], settings)
-    print(f"kessai serving on {settings.base_url} (store: {_safe_url(settings.database_url)})")
+        merchant_commands.print_keys(created[0], "Demo Merchant", created[1], settings)
+    elif args.demo:
+        print("The store has merchants, so no demo merchant was made (`kessai merchant list`).")
+    print(f"kessai serving on {settings.base_url} (store: {safe_url(settings.database_url)})")
     sys.stdout.flush()
     os.environ["KESSAI_HOST"] = args.host
     os.environ["KESSAI_PORT"] = str(args.port)
-    uvicorn.run(
-        "kessai.app:app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=settings.log_level,
-        proxy_headers=False,
-        server_header=False,
-    )
-    return 0
-
-
-def cmd_merchant_create(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    created = asyncio.run(_create_merchant(settings, args.name, webhook_url=args.webhook_url))
-    assert created is not None
-    merchant_id, keys, endpoint = created
-    if args.json:
-        out = {
-            "id": merchant_id,
-            "name": args.name,
-            "secret_key": keys["secret"],
-            "publishable_key": keys["publishable"],
-        }
-        if endpoint is not None:
-            out["webhook_secret"] = endpoint["secret"]
-            out["webhook_endpoint_id"] = endpoint["id"]
-        print(json.dumps(out))
-    else:
-        _print_keys(merchant_id, args.name, keys, settings)
-        if endpoint is not None:
-            print(f"  webhook {endpoint['url']} secret: {endpoint['secret']}")
-    return 0
-
-
-def cmd_webhook_add(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    endpoint = asyncio.run(
-        _in_store(
-            settings,
-            lambda conn: webhooks.add_endpoint(
-                conn,
-                merchant_id=args.merchant,
-                livemode=args.live,
-                url=args.url,
-                event_types=args.events,
-                now=utcnow(),
-            ),
+    # Each process's share of in-memory rate limits (kessai/edge/ratelimit.py).
+    os.environ["KESSAI_SERVER_PROCESSES"] = str(args.workers)
+    raise_fd_limit()
+    with metrics.server_processes(args.workers):
+        uvicorn.run(
+            "kessai.app:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=settings.log_level,
+            log_config=logs.config(settings.log_level, settings.log_format),
+            access_log=False,  # kessai.access replaces it (kessai/observe/logs.py)
+            server_header=False,
+            # Header deadline, connection cap, keep-alive, trusted proxies (kessai/edge).
+            **uvicorn_options(settings.edge),
         )
-    )
-    print(json.dumps(endpoint))
     return 0
 
 
-def cmd_webhook_list(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    found: list[dict[str, Any]] = asyncio.run(
-        _in_store(settings, lambda conn: webhooks.list_endpoints(conn, args.merchant, args.live))
-    )
-    print(json.dumps(found))
-    return 0
-
-
-def cmd_webhook_remove(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    result: dict[str, Any] = asyncio.run(
-        _in_store(
-            settings,
-            lambda conn: webhooks.remove_endpoint(
-                conn,
-                args.endpoint,
-                args.merchant,
-                args.live,
-                utcnow(),
-            ),
-        )
-    )
-    print(json.dumps(result))
-    return 0
-
-
-def cmd_worker(args: argparse.Namespace) -> int:
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Webhook delivery and deadline sweeps, without the HTTP server."""
-    import logging
-
     from kessai.app import build_runtime
     from kessai.worker.runner import run_until_signalled
 
-    settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
+    if settings.worker_metrics_port:
+        metrics.serve_worker_metrics(settings.worker_metrics_host, settings.worker_metrics_port)
 
     async def main() -> None:
         await upgrade(settings.database_url)
         db = Database.from_url(settings.database_url, pool_size=settings.db_pool_size)
         try:
             rt = await build_runtime(settings, db)
-            print(f"kessai worker running (store: {_safe_url(settings.database_url)})", flush=True)
+            print(f"kessai worker running (store: {safe_url(settings.database_url)})", flush=True)
             await run_until_signalled(rt)
         finally:
             await db.dispose()
 
-    asyncio.run(main())
+    with store_failures(settings.database_url):
+        asyncio.run(main())
     return 0
 
 
-def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    asyncio.run(upgrade(settings.database_url))
-    print(f"schema is up to date ({_safe_url(settings.database_url)})")
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    """Create or migrate the schema; on PostgreSQL, create the database if it is missing."""
+    url = settings.database_url
+    with store_failures(url):
+        try:
+            asyncio.run(upgrade(url))
+        except Exception as exc:
+            if is_sqlite(url) or not missing_database(exc):
+                raise
+            asyncio.run(create_database(url))
+            print(f"created database ({safe_url(url)})")
+            asyncio.run(upgrade(url))
+    print(f"schema is up to date ({safe_url(url)})")
     return 0
-
-
-def _safe_url(url: str) -> str:
-    """The database URL without a password."""
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        creds, _, host = rest.rpartition("@")
-        rest = f"{creds.split(':', 1)[0]}@{host}"
-    return f"{scheme}{sep}{rest}"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -208,48 +127,41 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="create a demo merchant if the store has none (always so on the default store)",
+    )
     serve.set_defaults(func=cmd_serve)
 
-    merchant = sub.add_parser("merchant", help="manage merchants")
-    msub = merchant.add_subparsers(dest="merchant_command", required=True)
-    create = msub.add_parser("create", help="create a merchant with test-mode keys")
-    create.add_argument("--name", required=True)
-    create.add_argument("--json", action="store_true", help="print one JSON object")
-    create.add_argument("--webhook-url", help="add a webhook endpoint (test mode) for it")
-    create.set_defaults(func=cmd_merchant_create)
-
-    hook = sub.add_parser("webhook", help="manage a merchant's webhook endpoints")
-    hsub = hook.add_subparsers(dest="webhook_command", required=True)
-    add = hsub.add_parser("add", help="add an endpoint (prints its secret once)")
-    add.add_argument("--merchant", required=True, help="merchant id")
-    add.add_argument("--url", required=True)
-    add.add_argument("--events", help="comma list of event types (default: all)")
-    add.add_argument("--live", action="store_true", help="for live mode (default: test mode)")
-    add.set_defaults(func=cmd_webhook_add)
-    lst = hsub.add_parser("list", help="list endpoints")
-    lst.add_argument("--merchant", required=True)
-    lst.add_argument("--live", action="store_true")
-    lst.set_defaults(func=cmd_webhook_list)
-    rm = hsub.add_parser("remove", help="remove an endpoint")
-    rm.add_argument("--merchant", required=True)
-    rm.add_argument("endpoint")
-    rm.add_argument("--live", action="store_true")
-    rm.set_defaults(func=cmd_webhook_remove)
+    merchant_commands.add_parsers(sub)
 
     worker = sub.add_parser("worker", help="deliver webhooks and sweep deadlines (no HTTP)")
     worker.set_defaults(func=cmd_worker)
 
     db = sub.add_parser("db", help="database maintenance")
     dsub = db.add_subparsers(dest="db_command", required=True)
-    up = dsub.add_parser("upgrade", help="create or migrate the schema")
+    up = dsub.add_parser(
+        "upgrade", help="create or migrate the schema (and a missing PostgreSQL database)"
+    )
     up.set_defaults(func=cmd_db_upgrade)
     return p
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    if args.command == "serve":
+        return Settings.from_env(host=args.host, port=args.port)
+    return Settings.from_env()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return int(args.func(args))
-    except KessaiError as exc:
-        print(f"kessai: {exc.message}", file=sys.stderr)
-        return 2
+        settings = _settings(args)
+        return int(args.func(args, settings))
+    except (CliError, SettingsError, KessaiError) as exc:
+        message = exc.message if isinstance(exc, CliError | KessaiError) else str(exc)
+        print(f"kessai: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130

@@ -16,6 +16,9 @@
     │   ├── NotRefundable            not_refundable
     │   ├── NotCancellable           not_cancellable
     │   └── SessionNotPayable        session_not_payable
+    ├── RequestTimeout               request_timeout          408
+    ├── RequestTooLarge              request_too_large        413
+    ├── TooManyRequests              too_many_requests        429
     └── ProcessorUnavailable         processor_unavailable    503
 
 A declined card is *not* here: declines are data (`kessai.core.outcomes.Declined`) that the
@@ -27,6 +30,24 @@ Messages say what was wrong and how to fix it. They never echo card numbers or C
 from __future__ import annotations
 
 from typing import Any
+
+from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict
+
+
+@with_config(ConfigDict(extra="forbid"))
+class ErrorDetail(TypedDict):
+    code: str
+    message: str
+    param: str | None
+    details: dict[str, Any]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class ErrorBody(TypedDict):
+    """KOMOJU's error body; its type is also the OpenAPI document's `Error` schema."""
+
+    error: ErrorDetail
 
 
 class KessaiError(Exception):
@@ -41,13 +62,13 @@ class KessaiError(Exception):
         self.param = param
         self.details = details or {}
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> ErrorBody:
         return error_body(self.code, self.message, self.param, self.details)
 
 
 def error_body(
     code: str, message: str, param: str | None = None, details: dict[str, Any] | None = None
-) -> dict[str, Any]:
+) -> ErrorBody:
     return {"error": {"code": code, "message": message, "param": param, "details": details or {}}}
 
 
@@ -120,6 +141,34 @@ class SessionNotPayable(StateError):
 class ProcessorUnavailable(KessaiError):
     status = 503
     code = "processor_unavailable"
+
+
+class RequestTimeout(KessaiError):
+    """The body did not arrive in time; the connection is closed after the answer."""
+
+    status = 408
+    code = "request_timeout"
+    headers = {"Connection": "close"}
+
+
+class RequestTooLarge(KessaiError):
+    """The body is past the size limit; refused before it is read, connection closed."""
+
+    status = 413
+    code = "request_too_large"
+    headers = {"Connection": "close"}
+
+
+class TooManyRequests(KessaiError):
+    """A rate limit is spent; `Retry-After` says in how many seconds to try again."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 PARAMETER_ERRORS: dict[str, type[ParameterError]] = {

@@ -126,3 +126,26 @@ def test_keys_carry_their_mode(merchant: Merchant) -> None:
     assert merchant.secret_key.startswith("sk_test_")
     assert merchant.publishable_key.startswith("pk_test_")
     assert len(merchant.secret_key) > len("sk_test_") + 15
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"Basic \xe9\xe9\xe9\xe9",  # latin-1 text: not base64
+        b"Basic c2tfdGVzdF94Og==\xff",  # valid base64 then a non-ASCII byte
+        b"Basic \xc3\xa9",  # UTF-8 bytes in the header
+        "Basic " + base64.b64encode(b"sk_test_\x00abc:").decode(),  # NUL in the key
+        "Basic " + base64.b64encode(b"sk_test_\xe2\x80\x8babc:").decode(),  # non-ASCII key
+        "Basic " + base64.b64encode(b"sk_test_" + b"a" * 5000 + b":").decode(),  # huge key
+        "Basic " + "A" * 7,  # bad padding
+    ],
+    ids=["latin1", "trailing-byte", "utf8", "nul", "zero-width", "huge", "padding"],
+)
+def test_hostile_authorization_is_401_never_500(
+    merchant: Merchant, session_id: str, header: str | bytes
+) -> None:
+    """The class: whatever bytes follow `Basic`, the answer is 401 (was 500 for non-ASCII)."""
+    with raw_client(merchant) as client:
+        for method, path, body in requests_for(session_id):
+            resp = client.request(method, path, json=body, headers={"Authorization": header})
+            assert_error(resp, 401, "unauthorized")

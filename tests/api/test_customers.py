@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -21,7 +19,16 @@ from tests.api.helpers import (
     parse_time,
     payment_of,
 )
-from tests.conftest import CARD, Merchant, Server, assert_error, assert_schema
+from tests.conftest import (
+    CARD,
+    CARD_YEAR,
+    EXPIRED_YEAR,
+    Merchant,
+    Server,
+    assert_error,
+    assert_schema,
+    moment_after,
+)
 
 
 def customer_of(resp: httpx.Response) -> dict[str, Any]:
@@ -68,7 +75,7 @@ def test_create_with_email_metadata_and_card(api: httpx.Client) -> None:
     assert source["type"] == "credit_card"
     assert source["brand"] == "master"
     assert source["last_four_digits"] == "4444"
-    assert (source["month"], source["year"]) == (12, 2035)
+    assert (source["month"], source["year"]) == (12, CARD_YEAR)
     parse_time(customer["created_at"])
     shown = get_customer(api, customer["id"])
     assert shown == customer
@@ -100,7 +107,7 @@ def test_create_as_form(api: httpx.Client) -> None:
             "payment_details[type]": "credit_card",
             "payment_details[number]": "3530111333300000",
             "payment_details[month]": "7",
-            "payment_details[year]": "2034",
+            "payment_details[year]": str(CARD_YEAR - 1),
         },
     )
     customer = customer_of(resp)
@@ -134,7 +141,7 @@ def test_create_with_declined_card_is_402(api: httpx.Client, number: str, code: 
             "payment_details[number]",
         ),
         (
-            {"payment_details": {**CARD, "month": 1, "year": 2020}},
+            {"payment_details": {**CARD, "month": 1, "year": EXPIRED_YEAR}},
             "invalid_parameter",
             "payment_details[year]",
         ),
@@ -196,13 +203,13 @@ def test_update_card_replaces_old(api: httpx.Client) -> None:
     assert customer["source"]["last_four_digits"] == "1111"
     resp = api.patch(
         f"/customers/{customer['id']}",
-        json={"payment_details": card("378282246310005", month=3, year=2033)},
+        json={"payment_details": card("378282246310005", month=3, year=CARD_YEAR - 2)},
     )
     updated = customer_of(resp)
     assert_no_card_secrets(resp.json(), "378282246310005", "1234")
     assert updated["source"]["last_four_digits"] == "0005"
     assert updated["source"]["brand"] == "american_express"
-    assert (updated["source"]["month"], updated["source"]["year"]) == (3, 2033)
+    assert (updated["source"]["month"], updated["source"]["year"]) == (3, CARD_YEAR - 2)
     assert updated["email"] == "swap@example.com"
     assert updated["id"] == customer["id"]
     assert updated["created_at"] == customer["created_at"]
@@ -274,9 +281,8 @@ def roster(server: Server) -> dict[str, Any]:
     made, marks = [], []
     with m.client() as client:
         for i in range(12):
-            time.sleep(0.003)
-            marks.append(datetime.now(UTC))
-            time.sleep(0.003)
+            # After customer i-1 was created, before customer i is (the server's clock).
+            marks.append(moment_after(made[-1]["created_at"] if made else None))
             resp = client.post("/customers", json={"email": f"c{i}@example.com"})
             assert resp.status_code == 200, resp.text
             made.append(resp.json())  # checked against the schema by the list tests

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.api.helpers import UNKNOWN_ID, create_session, get_session
-from tests.conftest import Merchant, assert_error, assert_schema
+from tests.conftest import CARD_YEAR, Merchant, assert_error, assert_schema
 
 FORM = "application/x-www-form-urlencoded"
 VOLATILE = {"id", "session_url", "created_at", "expires_at"}
@@ -122,7 +122,7 @@ def test_form_encoded_pay(api: httpx.Client) -> None:
             "payment_details[type]": "credit_card",
             "payment_details[number]": "4111111111111111",
             "payment_details[month]": "12",
-            "payment_details[year]": "2035",
+            "payment_details[year]": str(CARD_YEAR),
             "payment_details[verification_value]": "123",
             "payment_details[name]": "Taro Yamada",
         }
@@ -240,13 +240,13 @@ def test_odd_shapes_never_500(api: httpx.Client, body: dict[str, Any]) -> None:
         {"payment_details": []},
         {"payment_details": {"type": "credit_card"}},
         {"payment_details": {"type": "bitcoin", "number": "4111111111111111"}},
-        {"payment_details": {"number": "4111111111111111", "month": 12, "year": 2035}},
+        {"payment_details": {"number": "4111111111111111", "month": 12, "year": CARD_YEAR}},
         {
             "payment_details": {
                 "type": "credit_card",
                 "number": 4111111111111111,
                 "month": 12,
-                "year": 2035,
+                "year": CARD_YEAR,
             }
         },
         {
@@ -262,7 +262,7 @@ def test_odd_shapes_never_500(api: httpx.Client, body: dict[str, Any]) -> None:
                 "type": "credit_card",
                 "number": "4111111111111111",
                 "month": 12,
-                "year": 2035,
+                "year": CARD_YEAR,
                 "verification_value": 123,
             }
         },
@@ -271,7 +271,7 @@ def test_odd_shapes_never_500(api: httpx.Client, body: dict[str, Any]) -> None:
                 "type": "credit_card",
                 "number": "4111111111111111",
                 "month": 12,
-                "year": 2035,
+                "year": CARD_YEAR,
             },
             "capture": "sometimes",
         },

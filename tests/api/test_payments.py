@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,7 +24,16 @@ from tests.api.helpers import (
     payment_of,
     post_payment,
 )
-from tests.conftest import CARD, Merchant, Server, assert_error, assert_schema
+from tests.conftest import (
+    CARD,
+    CARD_YEAR,
+    EXPIRED_YEAR,
+    Merchant,
+    Server,
+    assert_error,
+    assert_schema,
+    moment_after,
+)
 
 CHALLENGE = ["4100000000005000", "5100000000005007", "3528000000005006"]
 FRICTIONLESS = ["4100000000000100", "5100000000000107", "3528000000000106"]
@@ -58,7 +66,7 @@ def test_card_payment_is_captured(api: httpx.Client) -> None:
     assert details["type"] == "credit_card"
     assert details["brand"] == "master"
     assert details["last_four_digits"] == "4444"
-    assert (details["month"], details["year"]) == (12, 2035)
+    assert (details["month"], details["year"]) == (12, CARD_YEAR)
     assert details["verification_value"] == "Approved"
     assert get_payment(api, payment["id"]) == payment
 
@@ -88,7 +96,7 @@ def test_form_encoded_create_means_the_same(api: httpx.Client) -> None:
             "payment_details[type]": "credit_card",
             "payment_details[number]": "4111111111111111",
             "payment_details[month]": "12",
-            "payment_details[year]": "2035",
+            "payment_details[year]": str(CARD_YEAR),
             "payment_details[verification_value]": "123",
             "metadata[order]": "77",
         },
@@ -294,7 +302,7 @@ def test_both_payment_details_and_customer(api: httpx.Client) -> None:
         ({"payment_details": {"type": "bitcoin"}}, "invalid_payment_type", None),
         ({"payment_details": {**CARD, "number": "4111111111111112"}}, "invalid_parameter", None),
         ({"payment_details": {**CARD, "month": 13}}, "invalid_parameter", None),
-        ({"payment_details": {**CARD, "year": 2020}}, "invalid_parameter", None),
+        ({"payment_details": {**CARD, "year": EXPIRED_YEAR}}, "invalid_parameter", None),
         ({"payment_details": {"number": "4111111111111111"}}, "missing_parameter", None),
     ],
     ids=[
@@ -402,12 +410,12 @@ def shop(server: Server) -> dict[str, Any]:
     """A merchant of its own with 13 known payments, oldest first."""
     m = server.merchant("List Shop")
     made: list[dict[str, Any]] = []
-    marks: list[datetime] = []  # marks[i]: a moment just before payment i was created
+    # marks[i]: a moment after payment i-1 was created and before payment i was (the server
+    # reads the same clock), so time windows between marks select known payments.
+    marks: list[datetime] = []
     with m.client() as client:
         for i in range(13):
-            time.sleep(0.003)
-            marks.append(datetime.now(UTC))
-            time.sleep(0.003)
+            marks.append(moment_after(made[-1]["created_at"] if made else None))
             params: dict[str, Any] = {"amount": 100 + i, "external_order_num": f"list-{i}"}
             if i % 4 == 1:
                 params["capture"] = False

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
@@ -15,7 +13,7 @@ from tests.api.helpers import (
     pay,
     pay_ok,
 )
-from tests.conftest import assert_error, assert_schema
+from tests.conftest import assert_error, assert_schema, wait_for
 
 
 def test_get_with_secret_and_publishable_key(api: httpx.Client, public_api: httpx.Client) -> None:
@@ -108,7 +106,15 @@ def test_expiry(api: httpx.Client, public_api: httpx.Client) -> None:
     assert session["expired"] is False
     cancelled = create_session(api, expires_in_seconds=1)
     assert api.post(f"/sessions/{cancelled['id']}/cancel").status_code == 200
-    time.sleep(1.5)
+    # Wait (bounded) for the expiry itself, not for a guessed time: `cancelled`, made last,
+    # has the latest expires_at.
+    wait_for(
+        lambda: (
+            get_session(api, session["id"])["expired"]
+            and get_session(api, cancelled["id"])["expired"]
+        ),
+        what="both unpaid sessions to expire",
+    )
 
     expired = get_session(api, session["id"])
     assert expired["expired"] is True

@@ -21,7 +21,7 @@ from tests.api.helpers import (
     pay_ok,
     post_payment,
 )
-from tests.conftest import CARD, Merchant, Server, assert_error, assert_schema
+from tests.conftest import CARD, CARD_YEAR, Merchant, Server, assert_error, assert_schema
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_token_from_form_body(public_api: httpx.Client) -> None:
             "payment_details[type]": "credit_card",
             "payment_details[number]": "4111111111111111",
             "payment_details[month]": "12",
-            "payment_details[year]": "2035",
+            "payment_details[year]": str(CARD_YEAR),
             "payment_details[verification_value]": "321",
         },
     )

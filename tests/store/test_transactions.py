@@ -101,6 +101,18 @@ async def hold_turn(db: Database, i: int, inside: asyncio.Event, release: asynci
         await release.wait()
 
 
+async def queued(db: Database, units: int) -> None:
+    """Wait (bounded) until `units` units wait for the SQLite group commit's turn (white-box:
+    its queue counter); on PostgreSQL, where units do not queue, just let tasks start."""
+    group = db._group
+    if group is None:
+        await asyncio.sleep(0)
+        return
+    async with asyncio.timeout(5):
+        while group._queued < units:
+            await asyncio.sleep(0)
+
+
 # --- both stores -----------------------------------------------------------------------
 
 
@@ -156,9 +168,10 @@ async def test_unit_returns_committed_while_a_later_unit_is_still_running(db: Da
     first = asyncio.create_task(unit(1))
     await asyncio.wait_for(inside[1].wait(), 5)
     second = asyncio.create_task(unit(2))
-    await asyncio.sleep(0.02)
+    await queued(db, 1)
     release[1].set()
     await asyncio.wait_for(inside[2].wait(), 5)  # the second now runs (on SQLite: the group)
+    # Not a wait for an event: a window in which a wrong early return would show.
     await asyncio.sleep(0.1)
     if db.sqlite:
         assert not first.done(), "returned while its group was still open"
@@ -282,9 +295,9 @@ async def test_raising_unit_raises_only_after_its_group_committed(url: str, db: 
 
     # Queued in this order behind the first unit, so all three share one group.
     failed = asyncio.create_task(failing())
-    await asyncio.sleep(0.02)
+    await queued(db, 1)
     later = asyncio.create_task(good())
-    await asyncio.sleep(0.02)
+    await queued(db, 2)
     release.set()
 
     with pytest.raises(Boom):
@@ -342,7 +355,7 @@ async def test_failed_commit_fails_every_unit_of_the_group(url: str, db: Databas
     others = [asyncio.create_task(good(i)) for i in (101, 102)]
     others.append(asyncio.create_task(violating()))
     others += [asyncio.create_task(good(i)) for i in (103, 104)]
-    await asyncio.sleep(0.05)  # all queued behind the first unit: one group
+    await queued(db, len(others))  # all queued behind the first unit: one group
     release.set()
 
     results = await asyncio.wait_for(asyncio.gather(first, *others, return_exceptions=True), 10)
@@ -387,12 +400,12 @@ async def queue_behind_a_held_unit(
     first = asyncio.create_task(hold_turn(db, 1, inside, release))
     await asyncio.wait_for(inside.wait(), 5)
 
-    async def queued() -> None:
+    async def queued_unit() -> None:
         async with db.transaction() as conn:
             await insert(conn, 2)
 
-    second = asyncio.create_task(queued())
-    await asyncio.sleep(0.02)
+    second = asyncio.create_task(queued_unit())
+    await queued(db, 1)
     assert not second.done()
     return first, second, release
 

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import pytest
 
 from kessai.api.body import MAX_BODY, parse_body
-from kessai.errors import BadRequest
+from kessai.errors import BadRequest, InvalidParameter
 from kessai.schemas.requests import CreateSession, parse
 
 FORM = "application/x-www-form-urlencoded"
@@ -240,3 +240,34 @@ def test_urlencode_round_trip_of_nested_structure() -> None:
         "metadata": {"a b": "c&d=e"},
         "payment_types": ["konbini"],
     }
+
+
+# --- strings nothing can store or render ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type", "param"),
+    [
+        (b'{"a": "x\\u0000"}', JSON, "a"),
+        (b'{"a": {"b": ["ok", "\\u0000"]}}', JSON, "a[b][1]"),
+        (b'{"a\\u0000": 1}', JSON, "a\\u0000"),
+        (b'{"a": "\\ud800"}', JSON, "a"),
+        (b'{"a": {"\\udfff": "x"}}', JSON, "a[\\udfff]"),
+        (b'{"a": ["\\ud83d"]}', JSON, "a[0]"),  # half of a pair
+        (b"a=%00", FORM, "a"),
+        (b"metadata[k%00]=v", FORM, "metadata[k\\u0000]"),
+        (b"items[]=ok&items[]=x%00", FORM, "items[1]"),
+    ],
+)
+def test_nul_and_lone_surrogates_are_refused_naming_the_field(
+    raw: bytes, content_type: str, param: str
+) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        parse_body(content_type, raw)
+    assert caught.value.param == param
+    json.dumps(caught.value.body()).encode()  # the error itself always renders
+
+
+def test_surrogate_pairs_and_other_text_are_kept() -> None:
+    raw = b'{"a": "\\ud83d\\ude00 \\u3042 tab\\tline\\n"}'
+    assert parse_body(JSON, raw) == {"a": "\U0001f600 \u3042 tab\tline\n"}

@@ -165,18 +165,21 @@ def test_boolean() -> None:
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("url", "normalised"),
     [
-        "https://shop.example/return",
-        "http://shop.example",
-        "https://shop.example:8443/a/b?x=1&y=2#frag",
-        "HTTPS://SHOP.EXAMPLE/RETURN",
-        "http://127.0.0.1:8000/done",
-        "https://" + "a" * 2040,  # exactly 2048 characters
+        ("https://shop.example/return", "https://shop.example/return"),
+        ("http://shop.example", "http://shop.example/"),
+        (
+            "https://shop.example:8443/a/b?x=1&y=2#frag",
+            "https://shop.example:8443/a/b?x=1&y=2#frag",
+        ),
+        ("HTTPS://SHOP.EXAMPLE/RETURN", "https://shop.example/RETURN"),
+        ("http://127.0.0.1:8000/done", "http://127.0.0.1:8000/done"),
+        ("https://" + "a" * 2040, "https://" + "a" * 2040 + "/"),  # exactly 2048 characters
     ],
 )
-def test_http_url_accepts_absolute_http_and_https(url: str) -> None:
-    assert rules.http_url(url) == url
+def test_http_url_accepts_absolute_http_and_https(url: str, normalised: str) -> None:
+    assert rules.http_url(url) == normalised
 
 
 @pytest.mark.parametrize(
@@ -344,3 +347,20 @@ def test_format_amount(minor: int, code: str, locale: str, expected: str) -> Non
 def test_format_amount_ja_jpy(minor: int, expected: str) -> None:
     # CLDR's ja symbol for JPY is the fullwidth ￥; the halfwidth ¥ is equally idiomatic.
     assert money.format_amount(minor, "JPY", "ja") in (f"¥{expected}", f"￥{expected}")
+
+
+def test_exponents_do_not_follow_babel(monkeypatch: pytest.MonkeyPatch) -> None:
+    # CLDR's view of a currency's digits changes between Babel releases (IDR: 2, then 0);
+    # the amounts kessai accepts and shows must not.
+    import babel.numbers
+
+    monkeypatch.setattr(babel.numbers, "get_currency_precision", lambda code: 7)
+    assert {code: money.exponent(code) for code in money.CURRENCIES} == ISO_4217_EXPONENT
+    assert money.format_amount(150050, "IDR", "en") == "IDR1,500.50"
+
+
+@pytest.mark.parametrize("code", sorted(ISO_4217_EXPONENT))
+def test_format_amount_shows_iso_4217_digits(code: str) -> None:
+    shown = money.format_amount(123456, code, "en")
+    digits = ISO_4217_EXPONENT[code]
+    assert shown.endswith("123,456" if digits == 0 else "1,234.56"), shown

@@ -3,7 +3,6 @@ removal, redelivery, and who may do what."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -17,6 +16,7 @@ from tests.webhooks.conftest import (
     create_merchant,
     create_payment,
     deliveries,
+    recorded,
     signature,
     wait_until,
 )
@@ -29,6 +29,23 @@ def list_endpoints(merchant: HookMerchant) -> list[dict[str, Any]]:
         resp = admin.get("/webhook_endpoints")
     assert resp.status_code == 200, resp.text
     return list(resp.json()["data"])
+
+
+def send_marker(merchant: HookMerchant, receiver: Receiver) -> str:
+    """A new payment's event, once it has arrived and been recorded. Anything queued before
+    it (a redelivery, say) is due earlier, so it is claimed in the same round or an earlier
+    one: when the marker is in, whatever was queued before has arrived too."""
+    with merchant.client() as api:
+        payment = create_payment(api)
+
+    def arrived(r: Receiver) -> str | None:
+        return next(
+            (x.event_id for x in r.snapshot() if x.json()["data"].get("id") == payment["id"]), None
+        )
+
+    event_id: str = receiver.wait(arrived, 15, "the marker event")
+    wait_until(lambda: recorded(merchant, event_id), 15, "the marker recorded")
+    return event_id
 
 
 def types_at(receiver: Receiver, path: str) -> list[str]:
@@ -61,7 +78,16 @@ def test_endpoint_receives_only_its_event_types(hooks_server: Server, receiver: 
     ]
     receiver.wait(lambda r: len(r.ids("/all", status=200)) >= 5, 20, "five events at /all")
     receiver.wait(lambda r: len(r.ids("/captured", status=200)) >= 2, 10, "two at /captured")
-    time.sleep(1)  # anything else for /captured would have been sent with the others
+    # Deliveries are written with their event, so every event's are known at once: wait
+    # until all are recorded (none pending), and which endpoint got which is final.
+    for event_id in receiver.ids("/all"):
+        found = wait_until(lambda e=event_id: recorded(merchant, e), 15, f"{event_id} recorded")
+        urls = sorted(d["url"] for d in found["deliveries"])
+        wanted = [every["url"]]
+        if receiver.of_event(event_id)[0].json()["type"] == "payment.captured":
+            wanted = sorted([every["url"], captured["url"]])
+        assert urls == wanted, (event_id, found)
+        assert all(d["status"] == "delivered" for d in found["deliveries"]), found
     assert sorted(types_at(receiver, "/all")) == sorted(wanted_all)
     # a new endpoint gets its own ping, whatever types it asked for; then only its types
     assert sorted(types_at(receiver, "/captured")) == ["payment.captured", "ping"]
@@ -88,18 +114,27 @@ def test_deleted_endpoint_gets_nothing_more(hooks_server: Server, receiver: Rece
         resp = admin.delete(f"/webhook_endpoints/{flaky['id']}")
     assert resp.status_code == 200, resp.text
     assert resp.json() == {"id": flaky["id"], "resource": "webhook_endpoint", "deleted": True}
-    sent = len(receiver.snapshot("/flaky"))
+    flaky_events = receiver.ids("/flaky")
+
+    def settled() -> int | None:
+        """Every delivery to /flaky failed, and every request it got recorded (an attempt
+        in flight at DELETE is recorded too): the number of requests, once so."""
+        found = [
+            d
+            for event_id in flaky_events
+            for d in deliveries(merchant, event_id)["deliveries"]
+            if d["url"] == flaky["url"]
+        ]
+        attempts = sum(len(d["attempts"]) for d in found)
+        done = all(d["status"] == "failed" for d in found)
+        return attempts if done and attempts == len(receiver.snapshot("/flaky")) else None
+
+    sent = wait_until(settled, 15, "the deliveries to /flaky failed and recorded")
     assert [e["id"] for e in list_endpoints(merchant)] == [keeper["id"]]
 
-    with merchant.client() as api:
-        after = create_payment(api)
-    receiver.wait(
-        lambda r: any(x.json()["data"].get("id") == after["id"] for x in r.snapshot("/keeper")),
-        15,
-        "the new event at /keeper",
-    )
-    # the queued retries to /flaky were due again within 2.5 s (round 2 -> 3: 2 s + jitter)
-    time.sleep(3.5)
+    # A failed delivery is never claimed again: the rounds that send a later event to
+    # /keeper send nothing more to /flaky.
+    send_marker(merchant, receiver)
     late = receiver.snapshot("/flaky")[sent:]
     assert not late, (
         f"{len(late)} request(s) reached a deleted endpoint after DELETE: "
@@ -172,8 +207,11 @@ def test_another_merchant_gets_404(hooks_server: Server, receiver: Receiver) -> 
         assert listing["total"] == 0 and listing["data"] == [], listing
         assert admin.get("/webhook_endpoints").json()["data"] == []
 
-    time.sleep(1)
-    assert len(receiver.snapshot()) == 2, "a stranger's redeliver reached the owner's endpoint"
+    marker = send_marker(owner, receiver)
+    assert receiver.ids() == event_ids | {marker}, (
+        "a stranger's redeliver reached the owner's endpoint"
+    )
+    assert len(receiver.snapshot()) == 3
     assert [e["id"] for e in list_endpoints(owner)] == [owner.webhook_endpoint_id]
     with owner.client() as api:
         for event_id in event_ids:
@@ -205,8 +243,9 @@ def test_publishable_key_is_forbidden(hooks_server: Server, receiver: Receiver) 
             except AssertionError as exc:
                 raise AssertionError(f"{method} {path} with {auth}: {exc}") from None
     assert [e["id"] for e in list_endpoints(merchant)] == [merchant.webhook_endpoint_id]
-    time.sleep(0.5)
-    assert len(receiver.snapshot()) == 1, "a publishable key's redeliver was carried out"
+    marker = send_marker(merchant, receiver)
+    assert receiver.ids() == {event_id, marker}
+    assert len(receiver.snapshot()) == 2, "a publishable key's redeliver was carried out"
 
 
 GOOD_URL = "https://shop.example/komoju"

@@ -105,9 +105,11 @@ def test_two_workers_never_send_the_same_attempt_round(
     payment_ids = create_payments(merchant, 80, concurrency=4)
     count = len(payment_ids) + 1
     receiver.wait(lambda r: len(r.ids(status=200)) >= count, 60, f"{count} events")
-    time.sleep(1)  # a duplicate round (if any) would show up now
-
     event_ids = {e["id"] for e in all_events(merchant)}
+    # Every delivery recorded as delivered is final (no round claims it again); a duplicate
+    # round would have been recorded as an attempt of its own, checked below.
+    for event_id in event_ids:
+        wait_until(lambda event_id=event_id: recorded(merchant, event_id), 15, "recorded")
     assert receiver.ids() == event_ids
     copies = Counter(r.event_id for r in receiver.snapshot())
     extra = {event_id: n for event_id, n in copies.items() if n != 2}

@@ -1,49 +1,115 @@
-"""HTTP Basic authentication with an API key as the user name and an empty password."""
+"""HTTP Basic authentication with an API key as the user name and an empty password.
+
+What a request costs before it is known to be someone's:
+
+1. An address that has spent its failed-authentication budget gets 429 at once.
+2. A header that is not Basic credentials, or a user name that is not shaped like a key,
+   is refused without a lookup.
+3. A key found in this process's cache of known keys needs no lookup.
+4. A key recently found to be no one's (the negative cache, kept in the rate-limit store,
+   so shared by every process when that store is Redis) is refused without a lookup.
+5. Only then is the store asked, once; an unknown key is remembered as unknown.
+
+Every 401 counts against the address's failed-authentication budget: a malformed header
+after the fact, a key this process does not know before it is checked (one atomic hit, so
+concurrent attempts cannot overshoot; a valid key then stays known to the process for
+`KESSAI_AUTH_CACHE_SECONDS`). A known key counts against its own limits (tighter on the
+endpoints that take card details).
+"""
 
 from __future__ import annotations
 
 import base64
-import binascii
+import re
 
+from prometheus_client import Counter
 from starlette.requests import Request
 
+from kessai.edge.middleware import client_address
 from kessai.errors import Forbidden, Unauthorized
 from kessai.ids import digests_match, key_digest, parse_key
+from kessai.observe import context
 from kessai.services import execute
 from kessai.services.runtime import Caller, Runtime
 from kessai.store import merchants
+from kessai.store.merchants import KeyOwner
+
+STORE_LOOKUPS = Counter(
+    "kessai_auth_store_lookups",
+    "API keys looked up in the store (cache and negative-cache misses).",
+)
+CARD_PATHS = re.compile(r"^/api/v1/(sessions/[^/]+/pay|tokens)/?$")
+MAX_KEY_LENGTH = 200
+UNKNOWN = "Unknown API key. Check the key and its mode (test or live)."
 
 
-def _key_from(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+def key_from(header: str) -> str:
+    """The API key in an `Authorization: Basic ...` header; 401 for anything else."""
     scheme, _, credentials = header.partition(" ")
-    if scheme.lower() != "basic" or not credentials:
+    if scheme.lower() != "basic" or not credentials.strip():
         raise Unauthorized(
             "Authenticate with HTTP Basic: your API key as the user name and an empty "
             "password (curl -u sk_test_...: ...)."
         )
     try:
-        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+        # Headers arrive as latin-1 text: anything outside ASCII is not base64.
+        raw = base64.b64decode(credentials.strip().encode("ascii"), validate=True)
+        decoded = raw.decode("utf-8")
+    except (ValueError, UnicodeError):  # binascii.Error is a ValueError
         raise Unauthorized("The Authorization header is not valid Basic credentials.") from None
-    return decoded.partition(":")[0]
+    key = decoded.partition(":")[0]
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+        raise Unauthorized(UNKNOWN)
+    if parse_key(key) is None:
+        raise Unauthorized(UNKNOWN)
+    return key
+
+
+async def _lookup(rt: Runtime, digest: str) -> KeyOwner | None:
+    STORE_LOOKUPS.inc()
+    found = await execute.read(rt, lambda conn: merchants.find_key(conn, digest))
+    if found is None or not digests_match(found.key_digest, digest):
+        return None
+    return found
+
+
+async def _owner(rt: Runtime, digest: str, client: str) -> KeyOwner:
+    owner = rt.keys.get(digest)
+    if owner is not None:
+        return owner
+    limiter = rt.limiter
+    if limiter is None:
+        found = await _lookup(rt, digest)
+    else:
+        # A key this process does not know spends the budget first (429 when spent).
+        await limiter.attempt(client)
+        found = await limiter.once(digest, lambda: _lookup(rt, digest))
+    if found is None:
+        raise Unauthorized(UNKNOWN)
+    rt.keys.put(digest, found)
+    return found
 
 
 async def authenticate(rt: Runtime, request: Request, *, secret_only: bool) -> Caller:
-    key = _key_from(request)
-    if parse_key(key) is None:
-        raise Unauthorized("Unknown API key. Check the key and its mode (test or live).")
+    limiter = rt.limiter
+    client = client_address(request.scope)
+    if limiter is not None:
+        await limiter.refuse_if_failing(client)
+    try:
+        key = key_from(request.headers.get("authorization", ""))
+    except Unauthorized:
+        if limiter is not None:
+            await limiter.failed_auth(client)
+        raise
     digest = key_digest(key)
-    owner = rt.keys.get(digest)
-    if owner is None:
-        owner = await execute.read(rt, lambda conn: merchants.find_key(conn, digest))
-        if owner is not None:
-            rt.keys.put(digest, owner)
-    if owner is None or not digests_match(owner.key_digest, digest):
-        raise Unauthorized("Unknown API key. Check the key and its mode (test or live).")
+    owner = await _owner(rt, digest, client)
+    context.note_merchant(owner.merchant_id, owner.livemode)  # for the request's log lines
     if secret_only and owner.kind != "secret":
         raise Forbidden(
             "This endpoint needs your secret key; publishable keys may only show or pay "
             "sessions, create tokens and list payment methods."
         )
+    if limiter is not None:
+        card = CARD_PATHS.match(request.url.path) is not None
+        await limiter.key(digest, card=card, live=owner.livemode, client=client)
     return Caller(owner.merchant_id, owner.merchant_name, owner.livemode, owner.kind)

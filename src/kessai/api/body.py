@@ -8,6 +8,12 @@ Form values stay strings; the request schemas accept digit strings as integers a
 "true"/"false" as booleans, and objects keyed "0", "1", ... where they expect arrays, so both
 encodings mean the same thing. An empty body is an
 empty object whatever its content type.
+
+Every key and string value is checked here, once, before any schema or store sees it: a NUL
+(PostgreSQL cannot store it) or a lone UTF-16 surrogate (JSON's "\\ud800"; nothing can
+encode it, so it would fail only when the response is rendered, after the work) is a 422
+`invalid_parameter` naming the parameter in bracket form. A body that is not JSON or
+UTF-8 at all stays a 400 `bad_request`.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
-from kessai.errors import BadRequest
+from kessai.core import rules
+from kessai.errors import BadRequest, InvalidParameter
 
 MAX_BODY = 1024 * 1024
 MAX_DEPTH = 16
@@ -37,13 +44,41 @@ def parse_body(content_type: str | None, raw: bytes) -> dict[str, Any]:
             else ("application/x-www-form-urlencoded")
         )
     if media == "application/json" or media.endswith("+json"):
-        return _json(raw)
+        return storable(_json(raw))
     if media == "application/x-www-form-urlencoded":
-        return _form(raw)
+        return storable(_form(raw))
     raise BadRequest(
         f"Unsupported Content-Type {media!r}: send application/json or "
         "application/x-www-form-urlencoded."
     )
+
+
+def storable(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` unchanged, unless a key or string in it can be neither stored nor rendered."""
+    stack: list[tuple[tuple[str, ...], Any]] = [((), data)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            items = list(node.items())
+        elif isinstance(node, list):
+            items = [(str(i), v) for i, v in enumerate(node)]
+        else:
+            if isinstance(node, str):
+                _check(path, node)
+            continue
+        for key, value in items:
+            _check((*path, key), key)
+            stack.append(((*path, key), value))
+    return data
+
+
+def _check(path: tuple[str, ...], value: str) -> None:
+    try:
+        rules.storable(value)
+    except rules.Invalid as exc:
+        shown = [rules.printable(p) for p in path]
+        name = shown[0] + "".join(f"[{p}]" for p in shown[1:])
+        raise InvalidParameter(f"{name} {exc.message}", param=name) from None
 
 
 def _json(raw: bytes) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from starlette.responses import Response
 
 from kessai.api.auth import authenticate
 from kessai.api.body import parse_body
-from kessai.errors import InvalidParameter, error_body
+from kessai.core import rules
+from kessai.errors import InvalidParameter, NotFound, error_body
 from kessai.processors.base import Declined
 from kessai.services import execute
 from kessai.services.execute import IdempotencyKey, Rendered, dumps
@@ -19,6 +20,7 @@ from kessai.services.runtime import Caller, Runtime
 
 T = TypeVar("T")
 IDEMPOTENCY_HEADER = "X-KOMOJU-IDEMPOTENCY"
+SCENARIO_HEADER = "Komoju-Scenario"
 Body = Callable[[], dict[str, Any]]
 WriteOp = Callable[[AsyncConnection, Runtime, Caller, Body], Awaitable[T]]
 ReadOp = Callable[[AsyncConnection, Runtime, Caller], Awaitable[T]]
@@ -29,6 +31,33 @@ Render = Callable[[Runtime, T], Rendered]
 def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
+
+
+def check_edge(request: Request) -> None:
+    """Once per request, before its operation: what reaches the store from outside the body.
+
+    A path id that is not a well-formed id is 404 without a query; a query parameter (name
+    or value) or a Komoju-Scenario header with NUL or another control character is 422
+    naming it. Bodies are checked where they are parsed (`api.body`).
+    """
+    for name, value in request.path_params.items():
+        if name.endswith("_id") and not rules.is_id(value):
+            raise NotFound(
+                "No such object: ids are 25 lowercase letters and digits. Check the path."
+            )
+    fields: list[tuple[str, tuple[str, ...]]] = [
+        (key, (key, value)) for key, value in request.query_params.multi_items()
+    ]
+    scenario = request.headers.get(SCENARIO_HEADER)
+    if scenario is not None:
+        fields.append((SCENARIO_HEADER, (scenario,)))
+    for name, values in fields:
+        for value in values:
+            try:
+                rules.single_line(value)
+            except rules.Invalid as exc:
+                shown = rules.printable(name)
+                raise InvalidParameter(f"{shown} {exc.message}", param=shown) from None
 
 
 def idempotency_key(request: Request, raw: bytes) -> IdempotencyKey | None:
@@ -86,6 +115,7 @@ async def write(
     """
     rt = runtime(request)
     caller = await authenticate(rt, request, secret_only=secret_only)
+    check_edge(request)
     raw = await request.body()
     key = idempotency_key(request, raw)
 
@@ -122,4 +152,5 @@ async def view(
     """A GET answered by a service function that does its own reading (batched, say)."""
     rt = runtime(request)
     caller = await authenticate(rt, request, secret_only=secret_only)
+    check_edge(request)
     return json_response(render(rt, await fetch(rt, caller)))

@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kessai.api.common import ok, query, read, row_or_decline, write
-from kessai.schemas import resources
+from kessai.api.openapi import operation
+from kessai.schemas import resources, shapes
 from kessai.schemas.requests import CustomerParams, ListParams, parse
 from kessai.services import customers
 from kessai.services.charging import check_scenario
@@ -23,6 +24,14 @@ render = row_or_decline(resources.customer)
 
 
 @router.post("/customers")
+@operation(
+    "Create a customer",
+    ok=shapes.Customer,
+    body=CustomerParams,
+    declines=True,
+    processor=True,
+    scenario=True,
+)
 async def create_customer(request: Request) -> Response:
     scenario = request.headers.get("komoju-scenario")
 
@@ -34,6 +43,7 @@ async def create_customer(request: Request) -> Response:
 
 
 @router.get("/customers")
+@operation("List customers", ok=shapes.ListPage[shapes.Customer], query=ListParams)
 async def list_customers(request: Request) -> Response:
     async def run(conn, rt, caller):  # type: ignore[no-untyped-def]
         params = parse(ListParams, query(request))
@@ -49,6 +59,7 @@ async def list_customers(request: Request) -> Response:
 
 
 @router.get("/customers/{customer_id}")
+@operation("Show a customer", ok=shapes.Customer)
 async def show_customer(request: Request, customer_id: str) -> Response:
     return await read(
         request, lambda conn, rt, caller: customers.get(conn, caller, customer_id), render
@@ -57,6 +68,9 @@ async def show_customer(request: Request, customer_id: str) -> Response:
 
 @router.patch("/customers/{customer_id}")
 @router.post("/customers/{customer_id}")
+@operation(
+    "Update a customer", ok=shapes.Customer, body=CustomerParams, declines=True, processor=True
+)
 async def update_customer(request: Request, customer_id: str) -> Response:
     return await write(
         request,
@@ -68,6 +82,7 @@ async def update_customer(request: Request, customer_id: str) -> Response:
 
 
 @router.delete("/customers/{customer_id}")
+@operation("Delete a customer", ok=shapes.Customer)
 async def delete_customer(request: Request, customer_id: str) -> Response:
     return await write(
         request,

@@ -12,8 +12,12 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kessai.api.common import ok, query, read, write
-from kessai.schemas import resources
+from kessai.api.auth import authenticate
+from kessai.api.body import parse_body
+from kessai.api.common import ok, query, read, runtime, write
+from kessai.api.openapi import operation
+from kessai.errors import KessaiError
+from kessai.schemas import resources, shapes
 from kessai.schemas.requests import ListParams, parse
 from kessai.services import webhooks
 from kessai.services.execute import Rendered
@@ -28,6 +32,12 @@ def as_is(rt: Runtime, body: Any) -> Rendered:
 
 
 @router.get("/events")
+@operation(
+    "List events",
+    ok=shapes.ListPage[shapes.Event],
+    query=ListParams,
+    extra_query={"type": str},
+)
 async def list_events(request: Request) -> Response:
     async def run(conn, rt, caller):  # type: ignore[no-untyped-def]
         params = parse(ListParams, query(request))
@@ -44,6 +54,7 @@ async def list_events(request: Request) -> Response:
 
 
 @router.get("/events/{event_id}")
+@operation("Show an event", ok=shapes.Event)
 async def show_event(request: Request, event_id: str) -> Response:
     return await read(
         request,
@@ -55,6 +66,7 @@ async def show_event(request: Request, event_id: str) -> Response:
 
 
 @admin.get("/webhook_endpoints")
+@operation("List webhook endpoints (kessai)", ok=shapes.WebhookEndpointList)
 async def list_endpoints(request: Request) -> Response:
     async def run(conn, rt, caller):  # type: ignore[no-untyped-def]
         data = await webhooks.list_endpoints(conn, caller.merchant_id, caller.livemode)
@@ -64,6 +76,12 @@ async def list_endpoints(request: Request) -> Response:
 
 
 @admin.post("/webhook_endpoints")
+@operation(
+    "Add a webhook endpoint (kessai)",
+    ok=shapes.WebhookEndpoint,
+    body=shapes.WebhookEndpointParams,
+    description="The answer carries the endpoint's signing `secret`, shown only here.",
+)
 async def add_endpoint(request: Request) -> Response:
     async def run(conn, rt, caller, body):  # type: ignore[no-untyped-def]
         params = body()
@@ -74,12 +92,29 @@ async def add_endpoint(request: Request) -> Response:
             url=params.get("url"),
             event_types=params.get("event_types"),
             now=rt.clock(),
+            policy=rt.settings.webhook_allow_private,
         )
 
+    await _vet_url(request)
     return await write(request, run, as_is)
 
 
+async def _vet_url(request: Request) -> None:
+    """Judge the addresses the URL's host name resolves to, before the transaction (a
+    lookup inside it would hold the store's writers); everything else is the operation's."""
+    rt = runtime(request)
+    caller = await authenticate(rt, request, secret_only=True)
+    try:
+        params = parse_body(request.headers.get("content-type"), await request.body())
+    except KessaiError:
+        return  # the operation reports it
+    await webhooks.vet_url(
+        params.get("url"), livemode=caller.livemode, policy=rt.settings.webhook_allow_private
+    )
+
+
 @admin.delete("/webhook_endpoints/{endpoint_id}")
+@operation("Remove a webhook endpoint (kessai)", ok=shapes.WebhookEndpointDeleted)
 async def remove_endpoint(request: Request, endpoint_id: str) -> Response:
     return await write(
         request,
@@ -91,6 +126,7 @@ async def remove_endpoint(request: Request, endpoint_id: str) -> Response:
 
 
 @admin.get("/events/{event_id}/deliveries")
+@operation("An event's webhook deliveries (kessai)", ok=shapes.EventDeliveries)
 async def event_deliveries(request: Request, event_id: str) -> Response:
     return await read(
         request,
@@ -102,6 +138,7 @@ async def event_deliveries(request: Request, event_id: str) -> Response:
 
 
 @admin.post("/events/{event_id}/redeliver")
+@operation("Deliver an event again (kessai)", ok=shapes.Redelivery)
 async def redeliver(request: Request, event_id: str) -> Response:
     return await write(
         request,

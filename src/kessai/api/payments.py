@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kessai.api.common import declined, ok, query, read, write
-from kessai.schemas import resources
+from kessai.api.openapi import operation
+from kessai.schemas import resources, shapes
 from kessai.schemas.requests import (
     CapturePayment,
     CreatePayment,
@@ -26,7 +27,7 @@ from kessai.services.runtime import Runtime
 router = APIRouter()
 
 
-def body_of(view: payments.PaymentView) -> dict[str, object]:
+def body_of(view: payments.PaymentView) -> resources.Payment:
     return resources.payment(view.row, view.refunds, view.refund_requests)
 
 
@@ -43,6 +44,14 @@ def render_list(rt: Runtime, result: tuple[int, list[payments.PaymentView], Any]
 
 
 @router.post("/payments")
+@operation(
+    "Create a payment",
+    ok=shapes.Payment,
+    body=CreatePayment,
+    declines=True,
+    processor=True,
+    scenario=True,
+)
 async def create_payment(request: Request) -> Response:
     scenario = request.headers.get("komoju-scenario")
     return await write(
@@ -55,6 +64,7 @@ async def create_payment(request: Request) -> Response:
 
 
 @router.get("/payments")
+@operation("List payments", ok=shapes.ListPage[shapes.Payment], query=PaymentListParams)
 async def list_payments(request: Request) -> Response:
     async def run(conn, rt, caller):  # type: ignore[no-untyped-def]
         params = parse(PaymentListParams, query(request))
@@ -65,6 +75,7 @@ async def list_payments(request: Request) -> Response:
 
 
 @router.get("/payments/{payment_id}")
+@operation("Show a payment", ok=shapes.Payment)
 async def show_payment(request: Request, payment_id: str) -> Response:
     return await read(
         request, lambda conn, rt, caller: payments.get(conn, caller, payment_id), render
@@ -72,6 +83,7 @@ async def show_payment(request: Request, payment_id: str) -> Response:
 
 
 @router.patch("/payments/{payment_id}")
+@operation("Update a payment", ok=shapes.Payment, body=UpdatePayment)
 async def update_payment(request: Request, payment_id: str) -> Response:
     return await write(
         request,
@@ -83,6 +95,9 @@ async def update_payment(request: Request, payment_id: str) -> Response:
 
 
 @router.post("/payments/{payment_id}/capture")
+@operation(
+    "Capture a payment", ok=shapes.Payment, body=CapturePayment, declines=True, processor=True
+)
 async def capture_payment(request: Request, payment_id: str) -> Response:
     return await write(
         request,
@@ -94,6 +109,7 @@ async def capture_payment(request: Request, payment_id: str) -> Response:
 
 
 @router.post("/payments/{payment_id}/refund")
+@operation("Refund a payment", ok=shapes.Payment, body=RefundPayment, declines=True, processor=True)
 async def refund_payment(request: Request, payment_id: str) -> Response:
     return await write(
         request,
@@ -105,6 +121,7 @@ async def refund_payment(request: Request, payment_id: str) -> Response:
 
 
 @router.post("/payments/{payment_id}/cancel")
+@operation("Cancel a payment", ok=shapes.Payment, declines=True, processor=True)
 async def cancel_payment(request: Request, payment_id: str) -> Response:
     return await write(
         request,
@@ -114,6 +131,7 @@ async def cancel_payment(request: Request, payment_id: str) -> Response:
 
 
 @router.post("/payments/{payment_id}/refund_request")
+@operation("Request a bank refund", ok=shapes.Payment, body=CreateRefundRequest, processor=True)
 async def refund_request(request: Request, payment_id: str) -> Response:
     return await write(
         request,

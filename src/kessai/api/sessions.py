@@ -7,7 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kessai.api.common import declined, ok, view, write
-from kessai.schemas import resources
+from kessai.api.openapi import operation
+from kessai.schemas import resources, shapes
 from kessai.schemas.requests import CreateSession, PaySession, parse
 from kessai.services import sessions
 from kessai.services.execute import Rendered
@@ -32,6 +33,7 @@ def render_pay(rt: Runtime, result: sessions.PayResult) -> Rendered:
 
 
 @router.post("/sessions")
+@operation("Create a session", ok=shapes.Session, body=CreateSession, scenario=True)
 async def create_session(request: Request) -> Response:
     scenario = request.headers.get("komoju-scenario")
     return await write(
@@ -45,6 +47,7 @@ async def create_session(request: Request) -> Response:
 
 
 @router.get("/sessions/{session_id}")
+@operation("Show a session", ok=shapes.Session, key="publishable")
 async def show_session(request: Request, session_id: str) -> Response:
     return await view(
         request,
@@ -55,6 +58,7 @@ async def show_session(request: Request, session_id: str) -> Response:
 
 
 @router.post("/sessions/{session_id}/cancel")
+@operation("Cancel a session", ok=shapes.Session)
 async def cancel_session(request: Request, session_id: str) -> Response:
     return await write(
         request,
@@ -64,6 +68,14 @@ async def cancel_session(request: Request, session_id: str) -> Response:
 
 
 @router.post("/sessions/{session_id}/pay")
+@operation(
+    "Pay a session",
+    ok=shapes.PayResult,
+    key="publishable",
+    body=PaySession,
+    declines=True,
+    processor=True,
+)
 async def pay_session(request: Request, session_id: str) -> Response:
     return await write(
         request,

@@ -7,12 +7,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kessai.api.common import ok, query, read, row_or_decline, write
+from kessai.api.openapi import operation
 from kessai.core.money import currency as parse_currency
 from kessai.core.payment_types import PAYMENT_TYPES
 from kessai.core.rules import Invalid
 from kessai.errors import InvalidCurrency
-from kessai.schemas import resources
-from kessai.schemas.requests import CreateToken, parse
+from kessai.schemas import resources, shapes
+from kessai.schemas.requests import CreateToken, Currency, parse
 from kessai.services import tokens
 from kessai.services.execute import Rendered
 from kessai.services.runtime import Runtime
@@ -24,6 +25,14 @@ render_token = row_or_decline(resources.token)
 
 
 @router.post("/tokens")
+@operation(
+    "Create a token",
+    ok=shapes.Token,
+    key="publishable",
+    body=CreateToken,
+    declines=True,
+    processor=True,
+)
 async def create_token(request: Request) -> Response:
     return await write(
         request,
@@ -34,6 +43,13 @@ async def create_token(request: Request) -> Response:
 
 
 @router.get("/payment_methods")
+@operation(
+    "List payment methods",
+    ok=list[shapes.AvailableMethod],
+    key="publishable",
+    extra_query={"currency": Currency},
+    processor=True,
+)
 async def payment_methods(request: Request) -> Response:
     wanted = query(request).get("currency")
     try:

@@ -9,7 +9,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote
+
+import ada_url
+
+from kessai.ids import ID_LENGTH
 
 
 class Invalid(ValueError):
@@ -20,6 +24,12 @@ class Invalid(ValueError):
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
+# Control characters free text may not hold: all but tab, line feed and carriage return.
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Never storable or renderable: NUL (PostgreSQL text and JSONB cannot hold it) and lone
+# UTF-16 surrogates (JSON's "\ud800" decodes to one; no UTF-8 encoder accepts it).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+_ID = re.compile(rf"[a-z0-9]{{{ID_LENGTH}}}")
 # Deliberately simple: one @, a dot in the domain, no spaces or control characters.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -49,10 +59,40 @@ def boolean(value: Any) -> bool:
     raise Invalid("must be true or false")
 
 
+def storable(value: str) -> str:
+    """Every string the edge accepts passes here once: no NUL, no lone surrogate."""
+    found = _UNSTORABLE.search(value)
+    if found is None:
+        return value
+    if found.group() == "\x00":
+        raise Invalid("must not contain NUL characters")
+    raise Invalid("must be valid Unicode text (it holds a lone UTF-16 surrogate)")
+
+
+def single_line(value: str) -> str:
+    """A name, key or header value: no control characters at all."""
+    storable(value)
+    if _CONTROL.search(value):
+        raise Invalid("must not contain control characters")
+    return value
+
+
+def is_id(value: str) -> bool:
+    """A well-formed object id (25 lowercase letters and digits, see `kessai.ids`)."""
+    return _ID.fullmatch(value) is not None
+
+
+def printable(value: str) -> str:
+    """`value` with every non-printable character escaped, safe to show in a message."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in value)
+
+
 def text(value: Any, *, max_length: int, allow_empty: bool = True) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise Invalid("must be a string")
-    value = str(value)
+    value = storable(str(value))
+    if _TEXT_CONTROL.search(value):
+        raise Invalid("must not contain control characters other than tab and line breaks")
     if len(value) > max_length:
         raise Invalid(f"must be at most {max_length} characters")
     if not allow_empty and not value:
@@ -60,20 +100,44 @@ def text(value: Any, *, max_length: int, allow_empty: bool = True) -> str:
     return value
 
 
+_URI_CHARACTERS = ":/?#[]@!$&'()*+,;=%"  # RFC 3986 reserved characters, and % (already encoded)
+_URL_FORM = "must be an absolute http or https URL, like https://shop.example/return"
+
+
 def http_url(value: Any, *, max_length: int = 2048) -> str:
-    """An absolute http(s) URL: no other scheme, no relative or protocol-relative form."""
+    """An absolute http(s) URL, normalised once: the string every later use sees.
+
+    Parsed as browsers parse it (the WHATWG URL standard, through Ada), so the host kessai
+    sees is the host a browser goes to. Refused: other schemes, relative and
+    protocol-relative forms, backslashes, user info (`user@`), spaces and control
+    characters, hosts that do not parse. Kept: the serialisation (lower-case scheme and
+    host, IDNA host, IPv4 in dotted decimal, percent-encoded to a valid RFC 3986 URI).
+    """
     value = text(value, max_length=max_length)
-    if _CONTROL.search(value) or value != value.strip() or " " in value:
+    if _CONTROL.search(value) or any(c.isspace() for c in value):
         raise Invalid("must be an absolute http or https URL without spaces or control characters")
+    if "\\" in value:
+        raise Invalid("must not contain backslashes (browsers read them as slashes)")
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        raise Invalid(_URL_FORM)
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "@" in authority:
+        raise Invalid("must not contain user information (user@ before the host)")
+    if not authority:
+        raise Invalid("must be an absolute http or https URL with a valid host")
     try:
-        parts = urlsplit(value)
-        hostname = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
+        url = ada_url.URL(value)
     except ValueError:
         raise Invalid("must be an absolute http or https URL with a valid host") from None
-    if parts.scheme.lower() not in ("http", "https") or not hostname:
-        raise Invalid("must be an absolute http or https URL, like https://shop.example/return")
-    return value
+    if url.protocol not in ("http:", "https:") or not url.hostname:
+        raise Invalid(_URL_FORM)
+    if url.username or url.password:
+        raise Invalid("must not contain user information (user@ before the host)")
+    # What WHATWG leaves bare but RFC 3986 does not allow (`|`, `^`, ...) is percent-encoded,
+    # so every later writer (a Location header, say) has nothing left to re-encode.
+    # The length rule is on what the merchant sent; IDNA and percent-encoding may lengthen it.
+    return quote(str(url.href), safe=_URI_CHARACTERS)
 
 
 def email(value: Any) -> str:
@@ -95,15 +159,19 @@ def metadata(value: Any) -> dict[str, str]:
     for key, item in value.items():
         if not isinstance(key, str) or not key or len(key) > 30:
             raise Invalid("keys must be strings of 1 to 30 characters")
+        if _CONTROL.search(key) or _UNSTORABLE.search(key):
+            raise Invalid("keys must not contain control characters")
         if isinstance(item, (dict, list)):
-            raise Invalid(f"value of {key!r} must be a string, number or boolean")
+            raise Invalid(f"value of {printable(key)!r} must be a string, number or boolean")
         if item is None:
             item = ""
         if isinstance(item, bool):
             item = "true" if item else "false"
         item = str(item)
+        if _UNSTORABLE.search(item) or _TEXT_CONTROL.search(item):
+            raise Invalid(f"value of {printable(key)!r} must not contain control characters")
         if len(item) > 2000:
-            raise Invalid(f"value of {key!r} must be at most 2000 characters")
+            raise Invalid(f"value of {printable(key)!r} must be at most 2000 characters")
         result[key] = item
     return result
 
@@ -120,12 +188,24 @@ def digits(value: Any, length: int) -> str:
     return str(value)
 
 
+_TIMESTAMP_FORM = "must be an ISO 8601 timestamp, like 2026-01-31T00:00:00Z"
+
+
 def timestamp(value: Any) -> datetime:
-    """An ISO 8601 timestamp; one without an offset is taken as UTC."""
+    """An ISO 8601 timestamp, returned in UTC; one without an offset is taken as UTC.
+
+    A time whose UTC equivalent falls outside years 1 to 9999 (`0001-01-01T00:00:00+14:00`)
+    is refused here, not left to overflow wherever it is first converted.
+    """
     if not isinstance(value, str):
-        raise Invalid("must be an ISO 8601 timestamp, like 2026-01-31T00:00:00Z")
+        raise Invalid(_TIMESTAMP_FORM)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "+"))
     except ValueError:
-        raise Invalid("must be an ISO 8601 timestamp, like 2026-01-31T00:00:00Z") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        raise Invalid(_TIMESTAMP_FORM) from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise Invalid("must be a time between years 1 and 9999 in UTC") from None

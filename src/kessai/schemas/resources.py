@@ -1,27 +1,49 @@
 """The JSON objects kessai sends: sessions, payments and pay results (contract 2 and 3).
 
 Pure functions from stored rows to plain dicts; they validate against the KOMOJU SDK
-schemas in shared/reference.
+schemas in shared/reference. Each returns a TypedDict of `kessai.schemas.shapes`, the types
+the OpenAPI document's response schemas are made from.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from kessai.core.payment_types import CARD_BRANDS, KONBINI_STORES, PAYMENT_TYPES
 from kessai.core.sessions import CUSTOMER_MODES, PAYMENT_MODES, is_expired
 from kessai.core.times import iso
 from kessai.schemas.requests import ListParams
+from kessai.schemas.shapes import (
+    AvailableMethod,
+    Customer,
+    ListPage,
+    Payment,
+    PaymentMethod,
+    PayResult,
+    Refund,
+    RefundRequest,
+    Session,
+    Token,
+)
 
 Row = Mapping[Any, Any]
+Item = TypeVar("Item", bound=Mapping[str, Any])
+
+if TYPE_CHECKING:
+
+    @overload
+    def timestamp(value: datetime) -> str: ...
+    @overload
+    def timestamp(value: None) -> None: ...
+    def timestamp(value: datetime | None) -> str | None: ...
+
+else:
+    timestamp = iso
 
 
-timestamp = iso
-
-
-def refund(row: Row) -> dict[str, Any]:
+def refund(row: Row) -> Refund:
     return {
         "id": row["id"],
         "resource": "refund",
@@ -34,7 +56,7 @@ def refund(row: Row) -> dict[str, Any]:
     }
 
 
-def refund_request(row: Row) -> dict[str, Any]:
+def refund_request(row: Row) -> RefundRequest:
     return {
         "id": row["id"],
         "resource": "refund_request",
@@ -54,9 +76,7 @@ def refund_request(row: Row) -> dict[str, Any]:
     }
 
 
-def payment(
-    row: Row, refunds: Sequence[Row] = (), refund_requests: Sequence[Row] = ()
-) -> dict[str, Any]:
+def payment(row: Row, refunds: Sequence[Row] = (), refund_requests: Sequence[Row] = ()) -> Payment:
     """A payment. After a capture, `amount` is what was captured (a partial capture takes
     less than was authorized)."""
     tax, fee = row["tax"], row["payment_method_fee"]
@@ -91,9 +111,9 @@ def payment(
     }
 
 
-def customer(row: Row) -> dict[str, Any]:
+def customer(row: Row) -> Customer:
     source = row["source"]
-    body = {
+    body: Customer = {
         "id": row["id"],
         "resource": "customer",
         "email": row["email"],
@@ -107,7 +127,7 @@ def customer(row: Row) -> dict[str, Any]:
     return body
 
 
-def token(row: Row) -> dict[str, Any]:
+def token(row: Row) -> Token:
     return {
         "id": row["id"],
         "resource": "token",
@@ -116,7 +136,7 @@ def token(row: Row) -> dict[str, Any]:
     }
 
 
-def available_method(slug: str, currency: str) -> dict[str, Any]:
+def available_method(slug: str, currency: str) -> AvailableMethod:
     ptype = PAYMENT_TYPES[slug]
     return {
         "type_slug": slug,
@@ -128,9 +148,7 @@ def available_method(slug: str, currency: str) -> dict[str, Any]:
     }
 
 
-def listing(
-    data: list[dict[str, Any]], total: int, params: ListParams, now: datetime
-) -> dict[str, Any]:
+def listing(data: list[Item], total: int, params: ListParams, now: datetime) -> ListPage[Item]:
     """A page of a list. `start_time`/`end_time` are the range asked for; when open, the
     oldest record on the page and the time of the answer."""
     oldest = min((item["created_at"] for item in data), default=None)
@@ -140,15 +158,17 @@ def listing(
         "page": params.page,
         "per_page": params.per_page,
         "last_page": max(1, -(-total // params.per_page)),
-        "start_time": iso(params.start_time) if params.start_time else (oldest or iso(now)),
-        "end_time": iso(params.end_time or now),
+        "start_time": (
+            timestamp(params.start_time) if params.start_time else (oldest or timestamp(now))
+        ),
+        "end_time": timestamp(params.end_time or now),
         "data": data,
     }
 
 
-def payment_method(slug: str, amount: int, currency: str) -> dict[str, Any]:
+def payment_method(slug: str, amount: int, currency: str) -> PaymentMethod:
     ptype = PAYMENT_TYPES[slug]
-    method: dict[str, Any] = {
+    method: PaymentMethod = {
         "type": slug,
         "amount": amount,
         "currency": currency,
@@ -161,10 +181,8 @@ def payment_method(slug: str, amount: int, currency: str) -> dict[str, Any]:
     return method
 
 
-def session(
-    row: Row, *, base_url: str, now: datetime, payment_row: Row | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
+def session(row: Row, *, base_url: str, now: datetime, payment_row: Row | None = None) -> Session:
+    body: Session = {
         "id": row["id"],
         "resource": "session",
         "mode": row["mode"],
@@ -199,10 +217,8 @@ def session(
     return body
 
 
-def pay_result(
-    status: str, redirect_url: str | None, payment_body: dict[str, Any] | None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"status": status, "redirect_url": redirect_url}
+def pay_result(status: str, redirect_url: str | None, payment_body: Payment | None) -> PayResult:
+    body: PayResult = {"status": status, "redirect_url": redirect_url}
     if payment_body is not None:
         body["payment"] = payment_body
     return body

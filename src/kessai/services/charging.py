@@ -20,6 +20,7 @@ from kessai.core.cards import DECLINE_MESSAGES
 from kessai.core.payment_types import PAYMENT_TYPES
 from kessai.errors import InvalidParameter, InvalidPaymentType
 from kessai.ids import new_id
+from kessai.observe import audit
 from kessai.processors.base import (
     Approved,
     AwaitingCustomer,
@@ -334,6 +335,7 @@ async def record_event(
     refunds: list[Any] | None = None,
     refund_requests: list[Any] | None = None,
 ) -> None:
+    reason = outcome.code if isinstance(outcome, Declined) else None
     await events.insert(
         conn,
         merchant_id=payment["merchant_id"],
@@ -341,8 +343,9 @@ async def record_event(
         type=event_type,
         data=resources.payment(payment, refunds or [], refund_requests or []),
         now=now,
-        reason=outcome.code if isinstance(outcome, Declined) else None,
+        reason=reason,
     )
+    audit.payment_event(payment, event_type, reason)
 
 
 async def finish(

@@ -25,6 +25,7 @@ from kessai.errors import (
     NotRefundable,
 )
 from kessai.ids import new_id
+from kessai.observe import audit
 from kessai.processors.base import Declined, Transaction
 from kessai.schemas.requests import (
     CapturePayment,
@@ -225,6 +226,7 @@ async def refund(
             refunds=result_view.refunds,
             refund_requests=result_view.refund_requests,
         )
+    audit.refunded(refunded, amount, full=full)
     return result_view
 
 
@@ -278,6 +280,7 @@ async def refund_request(
             **params.model_dump(),
         },
     )
+    audit.refund_requested(row, params.amount)
     return await view(conn, row)
 
 

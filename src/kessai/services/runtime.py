@@ -7,13 +7,16 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kessai.errors import ProcessorUnavailable
 from kessai.processors.base import Processor
 from kessai.settings import Settings
 from kessai.store.coalesce import Coalescer
 from kessai.store.db import Database
+
+if TYPE_CHECKING:
+    from kessai.edge.ratelimit import RateLimiter
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -69,6 +72,8 @@ class Runtime:
     live_processor: Processor | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
     keys: KeyCache = field(default_factory=lambda: KeyCache(30.0))
+    # Rate limits and the negative cache of unknown keys (the HTTP server's; None elsewhere).
+    limiter: RateLimiter | None = None
     _coalescers: dict[Any, Coalescer[Any, Any]] = field(default_factory=dict, repr=False)
 
     def batched(

@@ -9,13 +9,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kessai.core import rules
+from kessai.core import addresses, rules
 from kessai.core.times import iso
 from kessai.errors import InvalidParameter, MissingParameter, NotFound
 from kessai.ids import new_id
 from kessai.schemas.requests import ListParams
 from kessai.store import events, rows, webhooks
 from kessai.store.tables import events as events_table
+from kessai.worker.addresses import Resolver, Unresolvable, system_resolver, vet
+
+ADD_LOOKUP = 3.0  # seconds a name lookup may take when an endpoint is added
 
 EVENT_TYPES = (
     "payment.authorized",
@@ -47,13 +50,51 @@ def endpoint_view(row: Mapping[Any, Any], *, with_secret: bool = False) -> dict[
     return view
 
 
-def check_url(url: Any) -> str:
+def check_url(url: Any, *, livemode: bool, policy: str | None) -> str:
+    """The normalised URL, if webhooks may go to its host as written (no lookup here).
+
+    An IP address host is judged against `policy`; `policy=None` applies only the rules
+    that hold whatever the policy (link-local, metadata, unspecified, multicast...).
+    """
     if url is None:
         raise MissingParameter("url is required: the address to POST events to", param="url")
     try:
-        return rules.http_url(url)
-    except rules.Invalid as exc:
-        raise InvalidParameter(f"url {exc.message}", param="url") from None
+        value = rules.http_url(url)
+        parsed = addresses.target(value)
+        if parsed.ip is not None:
+            # "all" refuses exactly what every policy refuses
+            reason = addresses.refusal(parsed.ip, livemode=livemode, policy=policy or "all")
+            if reason is not None:
+                raise addresses.Refused(reason)
+    except (rules.Invalid, addresses.Refused) as exc:
+        raise InvalidParameter(f"url {exc}", param="url") from None
+    return value
+
+
+async def vet_url(
+    url: Any, *, livemode: bool, policy: str, resolve: Resolver = system_resolver
+) -> None:
+    """The rules of `check_url` for every address the URL's host name resolves to: 422
+    `invalid_parameter` naming `url` if any of them is refused.
+
+    Call it before the transaction that adds the endpoint: a lookup inside it would hold
+    the store's writers. A URL `check_url` refuses is left to `add_endpoint` to report
+    (so the error is stored under the request's idempotency key). A name that does not
+    resolve now is accepted (its DNS may come later); delivery resolves and checks again
+    on every attempt.
+    """
+    try:
+        value = check_url(url, livemode=livemode, policy=policy)
+    except (MissingParameter, InvalidParameter):
+        return
+    try:
+        await vet(
+            value, livemode=livemode, policy=policy, resolve=resolve, lookup_seconds=ADD_LOOKUP
+        )
+    except Unresolvable:
+        return
+    except addresses.Refused as exc:
+        raise InvalidParameter(f"url {exc}", param="url") from None
 
 
 def check_types(value: Any) -> list[str] | None:
@@ -78,13 +119,18 @@ async def add_endpoint(
     url: Any,
     event_types: Any,
     now: Any,
+    policy: str | None = None,
 ) -> dict[str, Any]:
-    """A new endpoint with a fresh secret, and a `ping` event queued to it alone."""
+    """A new endpoint with a fresh secret, and a `ping` event queued to it alone.
+
+    Transports call `vet_url` first (outside the transaction), so host names are judged
+    too; here only the URL as written is (see `check_url`).
+    """
     values = {
         "id": new_id(),
         "merchant_id": merchant_id,
         "livemode": livemode,
-        "url": check_url(url),
+        "url": check_url(url, livemode=livemode, policy=policy),
         "secret": secrets.token_hex(32),
         "event_types": check_types(event_types),
         "created_at": now,

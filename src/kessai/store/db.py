@@ -9,8 +9,10 @@ file runs in WAL mode with synchronous=FULL, so a committed response survives a 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +24,30 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from kessai.store import sqlite_writer
+
+# What to do once the current transaction has committed (see `on_commit`).
+_after_commit: ContextVar[list[Callable[[], None]] | None] = ContextVar(
+    "kessai_after_commit", default=None
+)
+
+
+def on_commit(callback: Callable[[], None]) -> None:
+    """Call `callback` once the transaction this code runs in has committed (durably), and
+    never if it rolls back; outside a transaction, at once. For side effects that must
+    not claim what did not happen: metrics, audit lines. A callback that raises is logged."""
+    pending = _after_commit.get()
+    if pending is None:
+        _run([callback])
+    else:
+        pending.append(callback)
+
+
+def _run(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:  # a metric or a log line never undoes a committed answer
+            logging.getLogger("kessai").exception("after-commit callback failed")
 
 
 def async_url(url: str) -> str:
@@ -116,15 +142,21 @@ class Database:
         Whatever the store, the block's writes are durable when the `async with` ends
         normally, and undone (and nothing else) when it raises.
         """
-        if not write:
-            async with self.engine.connect() as conn:
-                yield await conn.execution_options(isolation_level="AUTOCOMMIT")
-        elif self._group is not None:
-            async with self._group.unit() as conn:
-                yield conn
-        else:
-            async with self.engine.connect() as conn, conn.begin():
-                yield conn
+        pending: list[Callable[[], None]] = []
+        token = _after_commit.set(pending)
+        try:
+            if not write:
+                async with self.engine.connect() as conn:
+                    yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+            elif self._group is not None:
+                async with self._group.unit() as conn:
+                    yield conn
+            else:
+                async with self.engine.connect() as conn, conn.begin():
+                    yield conn
+        finally:
+            _after_commit.reset(token)
+        _run(pending)  # reached only when the block ended normally and its work committed
 
     async def ping(self) -> None:
         async with self.transaction(write=False) as conn:

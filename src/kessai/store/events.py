@@ -7,6 +7,7 @@ the same transaction, so a committed change always has its webhooks queued.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +37,7 @@ async def insert(
     merchant_id: str,
     livemode: bool,
     type: str,
-    data: dict[str, Any],
+    data: Mapping[str, Any],
     now: datetime,
     reason: str | None = None,
     only_endpoint: str | None = None,

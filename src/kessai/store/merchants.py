@@ -28,6 +28,14 @@ async def insert_merchant(
     """A merchant and one secret and one publishable key; returns (id, {kind: key})."""
     merchant_id = new_id()
     await conn.execute(merchants.insert().values(id=merchant_id, name=name, created_at=now))
+    keys = await _insert_keys(conn, merchant_id, livemode, now)
+    return merchant_id, keys
+
+
+async def _insert_keys(
+    conn: AsyncConnection, merchant_id: str, livemode: bool, now: datetime
+) -> dict[str, str]:
+    """One new secret and one publishable key for one mode; returns {kind: key}."""
     mode = "live" if livemode else "test"
     keys = {"secret": new_api_key("sk", mode), "publishable": new_api_key("pk", mode)}
     await conn.execute(
@@ -39,13 +47,77 @@ async def insert_merchant(
                 "kind": kind,
                 "livemode": livemode,
                 "key_digest": key_digest(key),
-                "key_hint": f"{key[:8]}…{key[-4:]}",
+                "key_hint": key_hint(key),
                 "created_at": now,
             }
             for kind, key in keys.items()
         ],
     )
-    return merchant_id, keys
+    return keys
+
+
+def key_hint(key: str) -> str:
+    """What is kept of a key to recognise it by: kind and mode, and its last four
+    characters (`sk_test_…ab12`); the rest exists only as a digest."""
+    return f"{key[:8]}…{key[-4:]}"
+
+
+@dataclass(frozen=True)
+class MerchantSummary:
+    id: str
+    name: str
+    created_at: datetime
+    key_hints: tuple[str, ...]  # the keys that work now, secret first
+
+
+async def list_merchants(
+    conn: AsyncConnection, merchant_id: str | None = None
+) -> list[MerchantSummary]:
+    """Every merchant (or the one `merchant_id`), oldest first, with its working keys."""
+    query = sa.select(merchants.c.id, merchants.c.name, merchants.c.created_at).order_by(
+        merchants.c.created_at, merchants.c.id
+    )
+    if merchant_id is not None:
+        query = query.where(merchants.c.id == merchant_id)
+    rows = (await conn.execute(query)).all()
+    if not rows:
+        return []
+    keys = sa.select(
+        api_keys.c.merchant_id, api_keys.c.kind, api_keys.c.livemode, api_keys.c.key_hint
+    ).where(api_keys.c.revoked_at.is_(None))
+    if merchant_id is not None:
+        keys = keys.where(api_keys.c.merchant_id == merchant_id)
+    hints: dict[str, list[tuple[bool, bool, str]]] = {}
+    for owner, kind, livemode, hint in await conn.execute(keys):
+        hints.setdefault(owner, []).append((bool(livemode), kind != "secret", hint))
+    return [
+        MerchantSummary(id_, name, created, tuple(h for *_, h in sorted(hints.get(id_, []))))
+        for id_, name, created in rows
+    ]
+
+
+async def roll_keys(
+    conn: AsyncConnection, merchant_id: str, now: datetime
+) -> dict[bool, dict[str, str]] | None:
+    """Revoke every working key of the merchant and issue new ones for the same modes
+    (test mode if it had none); returns {livemode: {kind: key}}, or None if there is no
+    such merchant. The merchant row is locked, so two rolls at once issue one set each in
+    turn, never two working sets."""
+    locked = (
+        await conn.execute(
+            sa.select(merchants.c.id).where(merchants.c.id == merchant_id).with_for_update()
+        )
+    ).first()
+    if locked is None:
+        return None
+    revoked = await conn.execute(
+        api_keys.update()
+        .where(api_keys.c.merchant_id == merchant_id, api_keys.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .returning(api_keys.c.livemode)
+    )
+    modes = sorted({bool(livemode) for (livemode,) in revoked}) or [False]
+    return {livemode: await _insert_keys(conn, merchant_id, livemode, now) for livemode in modes}
 
 
 async def find_key(conn: AsyncConnection, digest: str) -> KeyOwner | None:
@@ -63,6 +135,11 @@ async def find_key(conn: AsyncConnection, digest: str) -> KeyOwner | None:
         )
     ).first()
     return KeyOwner(*row) if row else None
+
+
+async def merchant_exists(conn: AsyncConnection, merchant_id: str) -> bool:
+    query = sa.select(merchants.c.id).where(merchants.c.id == merchant_id)
+    return (await conn.execute(query)).first() is not None
 
 
 async def merchant_name(conn: AsyncConnection, merchant_id: str) -> str:

@@ -128,8 +128,8 @@ async def record(
             started_at=started_at,
             latency_ms=latency_ms,
             status_code=status_code,
-            error=error[:500] if error else None,
-            response_snippet=snippet[:500] if snippet else None,
+            error=_storable(error[:500]) if error else None,
+            response_snippet=_storable(snippet[:500]) if snippet else None,
         )
     )
     if delivered:
@@ -143,6 +143,12 @@ async def record(
         .where(D.c.id == delivery_id, D.c.attempts == attempt, D.c.status == "pending")
         .values(**values)
     )
+
+
+def _storable(text: str) -> str:
+    """What a receiver answered (or an error quoting it) as text every store can hold: no
+    NUL (PostgreSQL text cannot), no lone surrogate (no UTF-8 encoder accepts one)."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 async def redeliver(

@@ -1,9 +1,9 @@
-"""Which webhook addresses a worker may call.
+"""Resolving a webhook URL to the one address it will be sent to.
 
-Private, loopback, link-local and other non-public addresses are refused unless the
-`KESSAI_WEBHOOK_ALLOW_PRIVATE` setting allows them: `test` (the default) allows them for
-test-mode endpoints only, so a developer's local receiver works while live webhooks can
-never be pointed at the server's own network; `all` allows them always; `none` never.
+The rules are pure and live in `kessai.core.addresses`; this module adds the one piece of
+I/O, the name lookup. `vet` resolves once and judges every address; the caller then
+connects to the address it returns (never to the name again), so a name that answers
+differently the second time (DNS rebinding) cannot move the request elsewhere.
 """
 
 from __future__ import annotations
@@ -11,29 +11,57 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
-POLICIES = ("test", "all", "none")
+from kessai.core.addresses import IP, Refused, Target, check, target
+
+# host, port -> the IP addresses (as text) the host has; raises OSError when it has none.
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+LOOKUP_TIMEOUT = 5.0
 
 
-def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    return ip.is_global and not ip.is_multicast
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The operating system's resolver (getaddrinfo), without blocking the event loop."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-async def refusal(url: str, *, livemode: bool, policy: str) -> str | None:
-    """None if the worker may call `url`; otherwise why not."""
-    if policy == "all" or (policy == "test" and not livemode):
-        return None
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        return f"cannot resolve {host}: {exc}"
-    for info in infos:
-        address = str(info[4][0])
-        if not _public(address):
-            return f"{host} resolves to non-public address {address} (KESSAI_WEBHOOK_ALLOW_PRIVATE)"
-    return None
+class Unresolvable(Refused):
+    """The host name has no address now (or the lookup timed out)."""
+
+
+@dataclass(frozen=True)
+class Vetted:
+    target: Target
+    ip: IP  # where to connect
+
+
+async def vet(
+    url: str,
+    *,
+    livemode: bool,
+    policy: str,
+    resolve: Resolver = system_resolver,
+    lookup_seconds: float = LOOKUP_TIMEOUT,
+) -> Vetted:
+    """Parse `url`, resolve its host once and check every address; Refused if any fails.
+
+    A name that cannot be resolved is refused too (OSError and timeouts become Refused):
+    nothing can be sent to it.
+    """
+    parsed = target(url)
+    if parsed.ip is not None:
+        addresses: list[IP] = [parsed.ip]
+    else:
+        try:
+            found = await asyncio.wait_for(resolve(parsed.host, parsed.port), lookup_seconds)
+        except (OSError, UnicodeError, TimeoutError) as exc:
+            why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise Unresolvable(f"host {parsed.host!r} cannot be resolved ({why})") from None
+        try:
+            addresses = [ipaddress.ip_address(a) for a in found]
+        except ValueError as exc:
+            raise Refused(f"host {parsed.host!r} resolved to a non-address: {exc}") from None
+    ip = check(parsed, addresses, livemode=livemode, policy=policy)
+    return Vetted(parsed, ip)

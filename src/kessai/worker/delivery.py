@@ -5,6 +5,13 @@ its endpoint with the KOMOJU headers, and record the attempt. Only a 2xx is deli
 anything else, a timeout or a refused connection is retried with exponential backoff and
 jitter (`KESSAI_WEBHOOK_RETRY_BASE_SECONDS`, doubling, capped at 6 hours) until the event is
 3 days old, then the delivery is marked failed. Same event id and body on every attempt.
+
+Each attempt resolves the endpoint's host once, checks every address against the policy
+(`kessai.core.addresses`) and connects to the checked address, sending the name in `Host`
+and in TLS SNI (and verifying the certificate for the name): a second lookup that answers
+differently (DNS rebinding) is never made. Whatever goes wrong with one endpoint, a refused
+address, a URL nothing can parse, any exception, is that delivery's failed attempt; it
+never touches the other deliveries of the round.
 """
 
 from __future__ import annotations
@@ -18,13 +25,16 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 
+from kessai.core.addresses import Refused
+from kessai.observe import metrics
 from kessai.services import execute
 from kessai.services.runtime import Runtime
 from kessai.store import webhooks
-from kessai.worker.addresses import refusal
+from kessai.worker.addresses import Resolver, Vetted, system_resolver, vet
 from kessai.worker.signing import sign
 
 log = logging.getLogger("kessai.webhooks")
@@ -53,10 +63,17 @@ class Result:
 
 class Deliverer:
     def __init__(
-        self, rt: Runtime, client: httpx.AsyncClient, *, name: str | None = None, batch: int = 100
+        self,
+        rt: Runtime,
+        client: httpx.AsyncClient,
+        *,
+        name: str | None = None,
+        batch: int = 100,
+        resolve: Resolver = system_resolver,
     ) -> None:
         self.rt = rt
         self.client = client
+        self.resolve = resolve
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.batch = batch
         self.settings = rt.settings
@@ -64,8 +81,11 @@ class Deliverer:
     async def run_once(self) -> int:
         """One round: claim, send concurrently, record every attempt in one transaction.
 
-        If recording fails (or the process dies first), the claims lapse at the end of the
-        lease and another round sends again: delivery is at least once, nothing is lost.
+        Every claimed delivery gets an attempt record, whatever happened to it. Should the
+        round's one transaction fail, each attempt is recorded in a transaction of its own,
+        so one bad row cannot leave the others unrecorded (and sent again). If the process
+        dies first, the claims lapse at the end of the lease and another round sends again:
+        delivery is at least once, nothing is lost.
         """
         now = self.rt.clock()
         # A cheap read first: an idle worker never takes the (SQLite) write lock.
@@ -80,17 +100,37 @@ class Deliverer:
         if not claimed:
             return 0
         outcomes = await asyncio.gather(*(self._attempt(row) for row in claimed))
+        await self._record(outcomes)
+        metrics.webhook_round(claimed, outcomes)
+        return len(claimed)
 
+    async def _record(self, outcomes: list[dict[str, Any]]) -> None:
         async def record_all(conn: Any) -> None:
             for values in outcomes:
                 await webhooks.record(conn, **values)
 
-        await execute.write(self.rt, record_all)
-        return len(claimed)
+        try:
+            await execute.write(self.rt, record_all)
+            return
+        except Exception:
+            log.exception("recording a webhook round failed; recording its attempts one by one")
+        for values in outcomes:
+
+            async def record_one(conn: Any, values: dict[str, Any] = values) -> None:
+                await webhooks.record(conn, **values)
+
+            try:
+                await execute.write(self.rt, record_one)
+            except Exception:
+                log.exception("recording webhook delivery %s failed", values["delivery_id"])
 
     async def _attempt(self, row: Any) -> dict[str, Any]:
         started = self.rt.clock()
-        result = await self._send(row)
+        try:
+            result = await self._send(row)
+        except Exception as exc:  # one endpoint's trouble is its own failed attempt
+            log.exception("webhook delivery %s failed unexpectedly", row["id"])
+            result = Result(None, f"{type(exc).__name__}: {exc}", None, 0)
         next_at: datetime | None = None
         if not result.delivered:
             next_at = started + retry_delay(
@@ -117,11 +157,6 @@ class Deliverer:
         if row["deleted_at"] is not None:
             return Result(None, "the endpoint was removed", None, 0)
         body = row["body"].encode()
-        reason = await refusal(
-            row["url"], livemode=row["livemode"], policy=self.settings.webhook_allow_private
-        )
-        if reason is not None:
-            return Result(None, reason, None, 0)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "Komoju-Webhook",
@@ -133,17 +168,36 @@ class Deliverer:
         try:
             # An overall deadline: a receiver that trickles its answer cannot hold us.
             status, snippet = await asyncio.wait_for(
-                self._post(row["url"], body, headers), self.settings.webhook_timeout
+                self._post(row, body, headers), self.settings.webhook_timeout
             )
-        except (httpx.HTTPError, TimeoutError) as exc:
+        except Refused as exc:
+            return Result(None, f"refused: {exc}", None, 0)
+        except (httpx.HTTPError, httpx.InvalidURL, TimeoutError) as exc:
             elapsed = int((time.perf_counter() - start) * 1000)
             return Result(None, f"{type(exc).__name__}: {exc}"[:500], None, elapsed)
         elapsed = int((time.perf_counter() - start) * 1000)
         return Result(status, None, snippet, elapsed)
 
-    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-        """POST and read at most SNIPPET bytes of the answer."""
-        async with self.client.stream("POST", url, content=body, headers=headers) as response:
+    async def _post(self, row: Any, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        """Resolve and check the endpoint's host, POST to the checked address, and read at
+        most SNIPPET bytes of the answer."""
+        vetted = await vet(
+            row["url"],
+            livemode=row["livemode"],
+            policy=self.settings.webhook_allow_private,
+            resolve=self.resolve,
+            lookup_seconds=self.settings.webhook_timeout,
+        )
+        url, headers, extensions, auth = pinned(vetted, headers)
+        async with self.client.stream(
+            "POST",
+            url,
+            content=body,
+            headers=headers,
+            extensions=extensions,
+            auth=auth,
+            follow_redirects=False,
+        ) as response:
             kept = b""
             async for chunk in response.aiter_raw():
                 kept += chunk
@@ -160,6 +214,25 @@ class Deliverer:
                 attempted = 0
             if attempted < self.batch:
                 await asyncio.sleep(idle)
+
+
+def pinned(
+    vetted: Vetted, headers: dict[str, str]
+) -> tuple[str, dict[str, str], dict[str, Any], httpx.BasicAuth | None]:
+    """The request to the checked address: its URL, headers, httpx extensions and auth."""
+    target = vetted.target
+    headers = {**headers, "Host": target.host_header}
+    extensions: dict[str, Any] = {}
+    if target.scheme == "https":
+        if target.ip is None:
+            # TLS speaks to the name: SNI, and the certificate is verified for it
+            extensions["sni_hostname"] = target.host
+        # pooled connections are keyed by address alone: never reuse one made for a name
+        headers["Connection"] = "close"
+    auth = None
+    if target.username is not None:  # endpoints added before user info was refused
+        auth = httpx.BasicAuth(unquote(target.username), unquote(target.password or ""))
+    return target.url_for(vetted.ip), headers, extensions, auth
 
 
 def client(timeout: float) -> httpx.AsyncClient:
