@@ -20,7 +20,7 @@ PG = _postgres_url()
 needs_postgres = pytest.mark.skipif(PG is None, reason="needs KESSAI_DATABASE_URL=postgresql://")
 
 
-def kessai(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def kessai(*args: str | bytes, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*KESSAI, *args],
         env={**os.environ, **env},
@@ -44,8 +44,10 @@ def assert_one_line_failure(out: subprocess.CompletedProcess[str], *words: str) 
     return line
 
 
+# A port nothing listens on (0 is refused): these failures come before any bind.
+UNUSED_PORT = str(free_port())
 COMMANDS = [
-    ("serve", "--port", "0"),
+    ("serve", "--port", UNUSED_PORT),
     ("worker",),
     ("db", "upgrade"),
     ("merchant", "list"),
@@ -170,7 +172,11 @@ def test_a_bad_setting_is_one_line(
 def test_serve_refuses_a_bad_boolean_before_it_serves(tmp_path: Path) -> None:
     env = {"KESSAI_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"}
     out = kessai(
-        "serve", "--port", "0", env={**env, "KESSAI_EMBEDDED_WORKER": "maybe"}, cwd=tmp_path
+        "serve",
+        "--port",
+        UNUSED_PORT,
+        env={**env, "KESSAI_EMBEDDED_WORKER": "maybe"},
+        cwd=tmp_path,
     )
     assert_one_line_failure(out, "KESSAI_EMBEDDED_WORKER", "1/0, true/false or yes/no")
 
@@ -196,3 +202,99 @@ def test_an_unknown_merchant_is_one_line(
 ) -> None:
     out = kessai(*command, env={"KESSAI_DATABASE_URL": store}, cwd=tmp_path)
     assert_one_line_failure(out, "nosuchmerchant", "kessai merchant list")
+
+
+WELL_FORMED_UNKNOWN = "a" * 25  # the form of an id (kessai.ids), but no merchant's
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("merchant", "roll-keys", "--merchant", WELL_FORMED_UNKNOWN),
+        ("webhook", "add", "--merchant", WELL_FORMED_UNKNOWN, "--url", "http://127.0.0.1:9/x"),
+        ("webhook", "list", "--merchant", WELL_FORMED_UNKNOWN),
+        ("webhook", "remove", "--merchant", WELL_FORMED_UNKNOWN, "whatever"),
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+def test_a_well_formed_unknown_merchant_is_one_line(
+    tmp_path: Path, store: str, command: tuple[str, ...]
+) -> None:
+    """Looked up in the store, and not there."""
+    out = kessai(*command, env={"KESSAI_DATABASE_URL": store}, cwd=tmp_path)
+    assert_one_line_failure(out, WELL_FORMED_UNKNOWN, "kessai merchant list")
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        (("merchant", "roll-keys", "--merchant", b"\xffmerchant"), "\\udcffmerchant"),
+        (("webhook", "add", "--merchant", "A" * 25, "--url", "http://127.0.0.1:9/x"), "A" * 25),
+        (("webhook", "list", "--merchant", "a" * 26), "a" * 26),
+        (("webhook", "remove", "--merchant", "tab\there", "whatever"), "tab\\there"),
+    ],
+    ids=["undecodable", "upper-case", "too-long", "control"],
+)
+def test_a_malformed_merchant_id_is_unknown_without_the_store(
+    tmp_path: Path, command: tuple[str | bytes, ...], shown: str
+) -> None:
+    """Not 25 lowercase letters and digits: no merchant has it, said before the store opens."""
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    out = kessai(*command, env={"KESSAI_DATABASE_URL": url}, cwd=tmp_path)
+    assert_one_line_failure(out, shown, "kessai merchant list")
+    assert not (tmp_path / "k.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        (b"caf\xe9", ["--name", "UTF-8"]),  # Latin-1 bytes, not UTF-8
+        ("", ["--name", "empty"]),
+        ("x" * 256, ["--name", "at most 255"]),
+        ("two\nlines", ["--name", "control characters"]),
+        ("bell\x07", ["--name", "control characters"]),
+    ],
+    ids=["not-utf8", "empty", "too-long", "newline", "control"],
+)
+def test_a_bad_merchant_name_is_one_line(
+    tmp_path: Path, name: str | bytes, words: list[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    out = kessai(
+        "merchant", "create", "--name", name, env={"KESSAI_DATABASE_URL": url}, cwd=tmp_path
+    )
+    assert_one_line_failure(out, *words)
+    assert not (tmp_path / "k.db").exists()  # refused before the store was touched
+
+
+def test_a_name_of_the_longest_length_is_taken(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    name = "名" * 255
+    out = kessai(
+        "merchant", "create", "--name", name, env={"KESSAI_DATABASE_URL": url}, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    listed = kessai("merchant", "list", env={"KESSAI_DATABASE_URL": url}, cwd=tmp_path)
+    assert name in listed.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("--port", "70000"), ["--port", "1 to 65535", "70000"]),
+        (("--port", "0"), ["--port", "1 to 65535"]),
+        (("--port", "-1"), ["--port", "1 to 65535"]),
+        (("--port", "http"), ["--port", "whole number", "http"]),
+        (("--workers", "0"), ["--workers", "at least 1", "0"]),
+        (("--workers", "many"), ["--workers", "at least 1"]),
+    ],
+    ids=["port-too-big", "port-0", "port-negative", "port-word", "workers-0", "workers-word"],
+)
+def test_a_bad_serve_option_is_one_line(
+    tmp_path: Path, args: tuple[str, ...], words: list[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    out = kessai("serve", *args, env={"KESSAI_DATABASE_URL": url}, cwd=tmp_path)
+    assert_one_line_failure(out, *words)
+    assert out.stdout == ""
+    assert not (tmp_path / "k.db").exists()

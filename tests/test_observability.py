@@ -15,6 +15,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from kessai.settings import Settings
 from tests.api.helpers import DECLINES, card, create_session, pay
 from tests.conftest import CARD, Merchant, Server, fresh_database, start_server, stop_server
 
@@ -198,3 +199,31 @@ def test_text_log_lines_carry_the_request_id(metered: Server, shop: Merchant) ->
         time.sleep(0.05)
     else:
         raise AssertionError(f"no access line {wanted!r} in the server log")
+
+
+def test_the_multiprocess_directory_comes_from_settings_not_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`metrics.server_processes` neither reads nor writes the environment: the operator's
+    directory arrives as `Settings.metrics_dir`, and the CLI hands the result on."""
+    import os
+
+    from kessai.observe import metrics
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    chosen = str(tmp_path / "chosen")
+    with metrics.server_processes(1, None) as directory:
+        assert directory is None  # one process: in memory
+    with metrics.server_processes(2, chosen) as directory:
+        assert directory == chosen
+    with metrics.server_processes(2, None) as directory:
+        assert directory is not None and Path(directory).is_dir()
+        assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    assert not Path(directory).exists()  # a fresh one lasts for the run only
+    assert Settings.from_env({"PROMETHEUS_MULTIPROC_DIR": chosen}).metrics_dir == chosen
+
+
+def test_a_server_process_takes_host_and_port_from_the_cli() -> None:
+    env = {"KESSAI_HOST": "0.0.0.0", "KESSAI_PORT": "8123"}  # noqa: S104
+    assert Settings.for_server_process(env).base_url == "http://127.0.0.1:8123"
+    assert Settings.for_server_process({}).base_url == "http://127.0.0.1:8000"

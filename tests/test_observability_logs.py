@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from kessai.hosted.pages import INTERNAL_ERROR
 from kessai.observe.ready import head_revisions
 from tests.api.helpers import create_session, pay
 from tests.conftest import (
@@ -249,5 +250,6 @@ async def test_an_unexpected_error_still_returns_the_request_id_and_is_counted()
         resp = await client.get("/api/v1/boom", headers={"X-Request-Id": "boom-1"})
     assert resp.status_code == 500
     assert resp.json()["error"]["code"] == "internal_server_error"
+    assert resp.json()["error"]["message"] == INTERNAL_ERROR  # the hosted 500 page's words
     assert resp.headers["x-request-id"] == "boom-1"
     assert count() == before + 1

@@ -29,6 +29,7 @@ from kessai.edge.middleware import EdgeLimits
 from kessai.edge.ratelimit import RateLimiter
 from kessai.errors import KessaiError, error_body
 from kessai.hosted import routes as hosted_routes
+from kessai.hosted.pages import INTERNAL_ERROR
 from kessai.observe import metrics, ready
 from kessai.observe.middleware import Observe, request_id_header
 from kessai.processors.simulated import SimulatedProcessor
@@ -158,13 +159,15 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        message = "Something went wrong on our side; the request was not applied. Retry it."
         # Written outside every middleware: return the request id here.
         response: Response
         if _is_api(request):
-            response = JSONResponse(error_body("internal_server_error", message), status_code=500)
+            response = JSONResponse(
+                error_body("internal_server_error", INTERNAL_ERROR), status_code=500
+            )
         else:
-            response = hosted_routes.plain_page(500, message)  # with the hosted security headers
+            # with the hosted security headers
+            response = hosted_routes.plain_page(500, INTERNAL_ERROR)
         response.headers.update(request_id_header(request))
         return response
 
@@ -183,11 +186,4 @@ def _is_api(request: Request) -> bool:
 
 def app_from_env() -> FastAPI:
     """The factory `kessai serve` hands to uvicorn (one per server process)."""
-    import os
-
-    return create_app(
-        Settings.from_env(
-            host=os.environ.get("KESSAI_HOST", "127.0.0.1"),
-            port=int(os.environ.get("KESSAI_PORT", "8000")),
-        )
-    )
+    return create_app(Settings.for_server_process())

@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kessai.commands import CliError
@@ -62,7 +62,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # Each process's share of in-memory rate limits (kessai/edge/ratelimit.py).
     os.environ["KESSAI_SERVER_PROCESSES"] = str(args.workers)
     raise_fd_limit()
-    with metrics.server_processes(args.workers):
+    with metrics.server_processes(args.workers, settings.metrics_dir) as metrics_dir:
+        # For the processes: prometheus_client reads it, and so does each one's Settings.
+        if metrics_dir is not None:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         uvicorn.run(
             "kessai.app:app_from_env",
             factory=True,
@@ -119,14 +122,34 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def whole_number(option: str, minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse `type` for a bounded whole number. It raises `CliError`, which argparse
+    does not catch (it catches only ArgumentTypeError, TypeError and ValueError), so a bad
+    value is `main`'s one line and exit 2 rather than argparse's usage lines."""
+    accepted = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+
+    def parse(value: str) -> int:
+        number = int(value) if value.isascii() and value.isdigit() else None
+        if number is None or number < minimum or (maximum is not None and number > maximum):
+            raise CliError(f"{option} must be a whole number {accepted}, not {value!r}")
+        return number
+
+    return parse
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kessai", description="A KOMOJU-compatible payment server.")
     sub = p.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the API and the hosted checkout page")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    serve.add_argument("--port", type=whole_number("--port", 1, 65535), default=8000)
+    serve.add_argument(
+        "--workers",
+        type=whole_number("--workers", 1),
+        default=1,
+        help="server processes (default 1)",
+    )
     serve.add_argument(
         "--demo",
         action="store_true",
@@ -155,8 +178,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
     try:
+        args = parser().parse_args(argv)
         settings = _settings(args)
         return int(args.func(args, settings))
     except (CliError, SettingsError, KessaiError) as exc:

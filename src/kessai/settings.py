@@ -90,5 +90,16 @@ class Settings:
             edge=EdgeSettings.from_env(env),
         )
 
+    @classmethod
+    def for_server_process(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """A `kessai serve` process's settings: the CLI hands its --host and --port down
+        as KESSAI_HOST and KESSAI_PORT (they shape the default base URL)."""
+        env = os.environ if env is None else env
+        return cls.from_env(
+            env,
+            host=env.get("KESSAI_HOST") or "127.0.0.1",
+            port=env_int(env, "KESSAI_PORT", 8000, minimum=1, maximum=65535),
+        )
+
 
 __all__ = ["DEFAULT_DATABASE_URL", "Settings", "SettingsError"]

@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.helpers import create_session
+from tests.api.helpers import create_session, csrf_of
 from tests.conftest import (
     Merchant,
     Server,
@@ -91,6 +92,15 @@ def wrong_key() -> str:
     return "sk_test_" + secrets.token_hex(16)
 
 
+def within_one_minute(room: float = 10) -> None:
+    """Unless `room` seconds are left in this wall-clock minute, wait for the next. The limits
+    are sliding window counters over minutes of the wall clock: counts made just before a
+    minute ends are weighted down after it, and an exact "the next one is refused" fails."""
+    left = 60 - time.time() % 60
+    if left < room:
+        time.sleep(left + 0.05)
+
+
 def assert_429(resp: httpx.Response) -> int:
     assert_error(resp, 429, "too_many_requests")
     retry_after = int(resp.headers["retry-after"])
@@ -122,8 +132,12 @@ def status_and_headers(raw: bytes) -> tuple[int, dict[str, str], bytes]:
 
 
 def test_failed_authentication_budget_and_negative_cache(tight) -> None:  # type: ignore[no-untyped-def]
-    srv, merchant = tight
+    srv, _ = tight
+    merchant, fresh = srv.merchant("Budget Cached"), srv.merchant("Budget Fresh")
+    with client(srv, merchant.secret_key, address=new_address()) as known:
+        assert known.get("/payment_methods").status_code == 200  # now cached (30 s)
     bad, other = wrong_key(), wrong_key()
+    within_one_minute()
     before = lookups(srv)
     with client(srv, address=new_address()) as anon:
         for _ in range(3):  # one key three times: one lookup
@@ -133,12 +147,13 @@ def test_failed_authentication_budget_and_negative_cache(tight) -> None:  # type
         resp = anon.get("/payment_methods", headers={"Authorization": b"Basic \xe9\xe9"})
         assert_error(resp, 401, "unauthorized")
         assert lookups(srv) - before == 2
-        # The budget (5) is spent: 429 before any lookup, a valid key from here too.
-        assert_429(anon.get("/payment_methods", auth=(wrong_key(), "")))
-        assert_429(anon.get("/payment_methods", auth=(merchant.secret_key, "")))
+        # The budget (5) is spent: a key the server has cached costs no limiter call and
+        # is still served (the 6th request: the address allows 6 a minute). Any other
+        # key is refused before its lookup (test_valid_keys_never_spend_...).
+        assert anon.get("/payment_methods", auth=(merchant.secret_key, "")).status_code == 200
     assert lookups(srv) - before == 2
     # Another address is not affected.
-    with client(srv, merchant.secret_key, address=new_address()) as elsewhere:
+    with client(srv, fresh.secret_key, address=new_address()) as elsewhere:
         assert elsewhere.get("/payment_methods").status_code == 200
 
 
@@ -169,6 +184,7 @@ def test_key_limits_and_tighter_card_endpoints(tight) -> None:  # type: ignore[n
     srv, merchant = tight
     merchant = srv.merchant("Key Limits")  # keys of its own
     live_secret, live_publishable = live_keys(srv)
+    within_one_minute(20)  # every exact count below is made inside one window
     # Live mode: card endpoints from one address are limited together (card testing).
     with client(srv, live_publishable, address=new_address()) as live:
         for _ in range(2):
@@ -212,7 +228,97 @@ def test_address_limit_covers_api_and_hosted_but_not_health(tight) -> None:  # t
         assert page.status_code == 429
         assert page.headers["content-type"].startswith("text/html")
         assert int(page.headers["retry-after"]) >= 1
+        # Readiness and metrics do real work without authentication: they count too.
+        assert api.get(f"{srv.base_url}/ready").status_code == 429
+        assert api.get(f"{srv.base_url}/metrics").status_code == 429
+        # Health and static assets do not.
         assert api.get(f"{srv.base_url}/health").status_code == 200
+        assert api.get(f"{srv.base_url}/static/checkout.css").status_code == 200
+        assert api.get(f"{srv.base_url}/docs/assets/swagger-ui.css").status_code == 200
+
+
+def test_valid_keys_never_spend_the_failed_authentication_budget(tmp_path: Path) -> None:
+    """With no cache of known keys, every request looks its key up: only 401s count."""
+    env = {"KESSAI_AUTH_CACHE_SECONDS": "0", "KESSAI_RATE_LIMIT_FAILED_AUTH": "3/minute"}
+    with serving(tmp_path, env) as srv:
+        shops = [srv.merchant(f"Behind One Address {i}") for i in range(3)]
+        within_one_minute(20)
+        with client(srv, address=new_address()) as shared:  # many merchants, one address
+            for i in range(30):
+                key = shops[i % len(shops)].secret_key
+                resp = shared.get("/payment_methods", auth=(key, ""))
+                assert resp.status_code == 200, (i, resp.text)
+            for _ in range(3):
+                assert_error(
+                    shared.get("/payment_methods", auth=(wrong_key(), "")), 401, "unauthorized"
+                )
+            # The budget is spent now: a key not cached (none is) is refused before lookup.
+            before = lookups(srv)
+            assert_429(shared.get("/payment_methods", auth=(shops[0].secret_key, "")))
+            assert_429(shared.get("/payment_methods", auth=(wrong_key(), "")))
+            assert lookups(srv) == before
+
+
+def test_adding_a_webhook_endpoint_authenticates_once(tight) -> None:  # type: ignore[no-untyped-def]
+    srv, _ = tight
+    merchant = srv.merchant("Hooks Once")  # keys of its own: 8 requests a minute
+    within_one_minute()
+    with client(srv, merchant.secret_key, address=new_address()) as api:
+        for i in range(4):
+            resp = api.post(
+                f"{srv.base_url}/kessai/v1/webhook_endpoints",
+                json={"url": f"http://127.0.0.1:9/hook-{i}"},
+            )
+            assert resp.status_code == 200, resp.text
+    with client(srv, merchant.secret_key, address=new_address()) as api:
+        for _ in range(4):  # 4 + 4: the key's 8, had each add counted once
+            assert api.get(f"{srv.base_url}/kessai/v1/webhook_endpoints").status_code == 200
+        assert_429(api.get(f"{srv.base_url}/kessai/v1/webhook_endpoints"))
+
+
+# --------------------------------------------------------------------------- hosted checkout
+
+
+def hosted_pay(server: Server, session_id: str, address: str) -> httpx.Response:
+    """The customer's card form on the checkout page, with a card the processor declines."""
+    with httpx.Client(
+        base_url=server.base_url,
+        timeout=30,
+        transport=httpx.HTTPTransport(local_address=address),
+    ) as browser:
+        page = browser.get(f"/sessions/{session_id}")
+        assert page.status_code == 200, page.text[:500]
+        form = {
+            "csrf": csrf_of(page.text),
+            "locale": "en",
+            "payment_type": "credit_card",
+            "number": "4123111111111059",  # declined: the session stays payable
+            "month": "12",
+            "year": str(datetime.now(UTC).year + 2),
+            "verification_value": "123",
+            "name": "Card Tester",
+        }
+        return browser.post(f"/sessions/{session_id}/pay", data=form)
+
+
+def test_checkout_page_payments_have_the_card_limits(tight) -> None:  # type: ignore[no-untyped-def]
+    srv, _ = tight
+    merchant = srv.merchant("Checkout Cards")
+    with client(srv, merchant.secret_key, address=new_address()) as api:
+        session = create_session(api)
+    within_one_minute()
+    # The card limit (3 a minute) is the merchant's (and mode's), from any address.
+    for address in (new_address(), new_address(), new_address()):
+        assert hosted_pay(srv, session["id"], address).status_code == 402
+    refused = hosted_pay(srv, session["id"], new_address())
+    assert refused.status_code == 429
+    assert refused.headers["content-type"].startswith("text/html")
+    assert int(refused.headers["retry-after"]) >= 1
+    # Another merchant's checkout page is not affected.
+    other = srv.merchant("Checkout Cards Elsewhere")
+    with client(srv, other.secret_key, address=new_address()) as api:
+        session = create_session(api)
+    assert hosted_pay(srv, session["id"], new_address()).status_code == 402
 
 
 def test_limits_switched_off(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The edge's string rules, URL normaliser, timestamps, CSRF comparison and last-resort page."""
+"""The edge's string rules, URL normaliser, timestamps, CSRF comparison, last-resort page,
+and the rate limits' client addresses and store timeout."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from kessai.app import create_app
 from kessai.core import rules
 from kessai.core.rules import Invalid
 from kessai.core.times import iso
+from kessai.edge.middleware import client_address, limit_address
+from kessai.edge.ratelimit import STORE_TIMEOUT, RateLimiter
+from kessai.edge.settings import EdgeSettings
 from kessai.errors import InvalidParameter, NotFound
 from kessai.hosted import csrf
 from kessai.hosted.pages import SECURITY_HEADERS, plain_page
@@ -199,3 +203,65 @@ def test_check_edge_refuses_control_characters(query: bytes, headers: list, para
     with pytest.raises(InvalidParameter) as caught:
         check_edge(_request({}, query, headers))
     assert caught.value.param == param
+
+
+# --- rate limits: whom an address stands for, and a store that does not answer ------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "counted_as"),
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        ("fe80::1%eth0", "fe80::/64"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_limits_count_an_ipv6_client_by_its_64_and_unmap_ipv4(
+    address: str, counted_as: str
+) -> None:
+    assert limit_address(address) == counted_as
+    assert client_address({"client": (address, 443)}) == counted_as
+
+
+def test_a_black_holed_rate_limit_store_lets_requests_through_quickly() -> None:
+    """A Redis that accepts connections and never answers: every limiter call gives up after
+    `STORE_TIMEOUT` and lets the request through, as when the store is down."""
+
+    async def scenario() -> float:
+        held: list[asyncio.StreamWriter] = []
+
+        async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            held.append(writer)  # read nothing, answer nothing
+
+        hole = await asyncio.start_server(swallow, "127.0.0.1", 0)
+        port = hole.sockets[0].getsockname()[1]
+        limiter = RateLimiter(
+            EdgeSettings(
+                rate_limit_storage=f"redis://127.0.0.1:{port}", rate_limit_address="1/hour"
+            )
+        )
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for _ in range(2):  # past the limit, were the store answering
+            await limiter.address("192.0.2.1")
+        await limiter.key("digest", card=True, live=True, client="192.0.2.1")
+        await limiter.checkout("merchant", live=True, client="192.0.2.1")
+        await limiter.refuse_if_failing("192.0.2.1")
+        await limiter.failed_auth("192.0.2.1")
+
+        async def fetch() -> str:
+            return "owner"
+
+        assert await limiter.once("digest", fetch) == "owner"
+        elapsed = loop.time() - started
+        for writer in held:
+            writer.close()
+        hole.close()
+        return elapsed
+
+    calls = 12  # store calls made above, at most
+    assert asyncio.run(scenario()) < calls * STORE_TIMEOUT + 5  # unbounded: forever

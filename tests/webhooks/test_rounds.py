@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 
 from kessai.processors.simulated import SimulatedProcessor
 from kessai.services import execute
@@ -237,11 +238,26 @@ async def test_a_failing_record_does_not_unrecord_the_round(
         await real_record(conn, **values)
 
     monkeypatch.setattr(webhooks, "record", record)
+    before = {name: counted(*name) for name in ROUND_METRICS}
     assert await deliverer(rt, net).run_once() == 2
     status, attempts = await state(rt, good_a)
     assert status == "delivered" and [a["attempt"] for a in attempts] == [1]
     status, attempts = await state(rt, doomed)
     assert status == "pending" and attempts == []  # its claim lapses; sent again later
+    # The metrics count only the recorded attempt: the doomed one is counted when it is
+    # sent again and recorded, not now as well.
+    moved = {name: counted(*name) - before[name] for name in ROUND_METRICS}
+    assert moved == {name: 1 for name in ROUND_METRICS}
+
+
+ROUND_METRICS = [
+    ("kessai_webhook_attempts_total", "2xx"),
+    ("kessai_webhook_deliveries_total", "delivered"),
+]
+
+
+def counted(name: str, outcome: str) -> float:
+    return REGISTRY.get_sample_value(name, {"outcome": outcome}) or 0.0
 
 
 async def test_the_request_goes_to_the_checked_address(store: tuple[Runtime, Clock]) -> None:

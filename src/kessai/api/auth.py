@@ -2,19 +2,22 @@
 
 What a request costs before it is known to be someone's:
 
-1. An address that has spent its failed-authentication budget gets 429 at once.
-2. A header that is not Basic credentials, or a user name that is not shaped like a key,
-   is refused without a lookup.
-3. A key found in this process's cache of known keys needs no lookup.
+1. A header that is not Basic credentials, or a user name that is not shaped like a key,
+   is refused without a lookup (429 instead once step 3 applies).
+2. A key found in this process's cache of known keys needs no lookup and no limiter call
+   (a key a lookup found is remembered for `KESSAI_AUTH_CACHE_SECONDS`).
+3. Any other request from an address that has spent its failed-authentication budget gets
+   429 at once.
 4. A key recently found to be no one's (the negative cache, kept in the rate-limit store,
    so shared by every process when that store is Redis) is refused without a lookup.
-5. Only then is the store asked, once; an unknown key is remembered as unknown.
+5. Only then is the store asked, once however many requests carry the key at the same
+   time (`RateLimiter.once`); an unknown key is remembered as unknown.
 
-Every 401 counts against the address's failed-authentication budget: a malformed header
-after the fact, a key this process does not know before it is checked (one atomic hit, so
-concurrent attempts cannot overshoot; a valid key then stays known to the process for
-`KESSAI_AUTH_CACHE_SECONDS`). A known key counts against its own limits (tighter on the
-endpoints that take card details).
+Only a 401 counts against the address's failed-authentication budget (a malformed header,
+or a key found to be no one's), so valid keys never spend it, however many merchants share
+one address. The count comes after the verdict: requests already in flight when the budget
+runs out can each still cost one lookup (one per distinct key). A known key counts against
+its own limits (tighter on the endpoints that take card details).
 """
 
 from __future__ import annotations
@@ -74,16 +77,15 @@ async def _lookup(rt: Runtime, digest: str) -> KeyOwner | None:
 
 
 async def _owner(rt: Runtime, digest: str, client: str) -> KeyOwner:
-    owner = rt.keys.get(digest)
-    if owner is not None:
-        return owner
+    """The owner of a key this process has not cached (steps 3 to 5 above)."""
     limiter = rt.limiter
     if limiter is None:
         found = await _lookup(rt, digest)
     else:
-        # A key this process does not know spends the budget first (429 when spent).
-        await limiter.attempt(client)
+        await limiter.refuse_if_failing(client)
         found = await limiter.once(digest, lambda: _lookup(rt, digest))
+        if found is None:
+            await limiter.failed_auth(client)
     if found is None:
         raise Unauthorized(UNKNOWN)
     rt.keys.put(digest, found)
@@ -93,16 +95,17 @@ async def _owner(rt: Runtime, digest: str, client: str) -> KeyOwner:
 async def authenticate(rt: Runtime, request: Request, *, secret_only: bool) -> Caller:
     limiter = rt.limiter
     client = client_address(request.scope)
-    if limiter is not None:
-        await limiter.refuse_if_failing(client)
     try:
         key = key_from(request.headers.get("authorization", ""))
     except Unauthorized:
         if limiter is not None:
+            await limiter.refuse_if_failing(client)  # a spent budget answers 429 first
             await limiter.failed_auth(client)
         raise
     digest = key_digest(key)
-    owner = await _owner(rt, digest, client)
+    owner = rt.keys.get(digest)
+    if owner is None:
+        owner = await _owner(rt, digest, client)
     context.note_merchant(owner.merchant_id, owner.livemode)  # for the request's log lines
     if secret_only and owner.kind != "secret":
         raise Forbidden(

@@ -106,15 +106,19 @@ async def write(
     *,
     secret_only: bool = True,
     store_only: bool = False,
+    caller: Caller | None = None,
 ) -> Response:
     """A POST/PATCH/DELETE: one transaction, idempotent when the client sends a key.
 
     The body is parsed inside the operation, so a malformed request's error is stored
     under its idempotency key like any other response. `store_only=True` says the
-    operation calls no processor (see `execute.run`'s `claim_first`).
+    operation calls no processor (see `execute.run`'s `claim_first`). `caller`: the route
+    has authenticated the request already (each request authenticates, and counts against
+    the limits, once).
     """
     rt = runtime(request)
-    caller = await authenticate(rt, request, secret_only=secret_only)
+    if caller is None:
+        caller = await authenticate(rt, request, secret_only=secret_only)
     check_edge(request)
     raw = await request.body()
     key = idempotency_key(request, raw)

@@ -14,14 +14,14 @@ from starlette.responses import Response
 
 from kessai.api.auth import authenticate
 from kessai.api.body import parse_body
-from kessai.api.common import ok, query, read, runtime, write
+from kessai.api.common import idempotency_key, ok, query, read, runtime, write
 from kessai.api.openapi import operation
 from kessai.errors import KessaiError
 from kessai.schemas import resources, shapes
 from kessai.schemas.requests import ListParams, parse
-from kessai.services import webhooks
+from kessai.services import execute, webhooks
 from kessai.services.execute import Rendered
-from kessai.services.runtime import Runtime
+from kessai.services.runtime import Caller, Runtime
 
 router = APIRouter()
 admin = APIRouter()
@@ -95,17 +95,22 @@ async def add_endpoint(request: Request) -> Response:
             policy=rt.settings.webhook_allow_private,
         )
 
-    await _vet_url(request)
-    return await write(request, run, as_is)
-
-
-async def _vet_url(request: Request) -> None:
-    """Judge the addresses the URL's host name resolves to, before the transaction (a
-    lookup inside it would hold the store's writers); everything else is the operation's."""
     rt = runtime(request)
     caller = await authenticate(rt, request, secret_only=True)
+    await _vet_url(request, rt, caller)
+    return await write(request, run, as_is, caller=caller)
+
+
+async def _vet_url(request: Request, rt: Runtime, caller: Caller) -> None:
+    """Judge the addresses the URL's host name resolves to, before the transaction (a
+    lookup inside it would hold the store's writers); everything else is the operation's.
+    A replay of a stored response is not judged again: `write` answers what was stored."""
+    raw = await request.body()
     try:
-        params = parse_body(request.headers.get("content-type"), await request.body())
+        key = idempotency_key(request, raw)
+        if key is not None and await execute.stored(rt, caller, key) is not None:
+            return
+        params = parse_body(request.headers.get("content-type"), raw)
     except KessaiError:
         return  # the operation reports it
     await webhooks.vet_url(

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from kessai.commands import CliError
 from kessai.commands.store import in_store, store_failures
+from kessai.core import rules
 from kessai.services import webhooks
 from kessai.services.runtime import utcnow
 from kessai.settings import Settings
@@ -25,8 +26,33 @@ def run(settings: Settings, operation: Callable[[Any], Awaitable[T]]) -> T:
         return asyncio.run(in_store(settings, operation))
 
 
+NAME_MAX = 255  # the merchants.name column
+
+
 def unknown_merchant(merchant_id: str) -> CliError:
     return CliError(f"no merchant {merchant_id!r} in this store: `kessai merchant list` shows them")
+
+
+# argparse `type`s: their CliError is `kessai.cli.main`'s one line (see `cli.whole_number`).
+
+
+def merchant_id(value: str) -> str:
+    """`--merchant`: an id that is not well formed names no merchant; said without a query."""
+    if not rules.is_id(value):
+        raise unknown_merchant(value)
+    return value
+
+
+def merchant_name(value: str) -> str:
+    """`--name`: one line of text, 1 to NAME_MAX characters, without control characters."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # bytes that are not UTF-8 arrive as lone surrogates
+        raise CliError("--name must be UTF-8 text; check the terminal's encoding") from None
+    try:
+        return rules.single_line(rules.text(value, max_length=NAME_MAX, allow_empty=False))
+    except rules.Invalid as exc:
+        raise CliError(f"--name {exc.message}") from None
 
 
 async def _require_merchant(conn: Any, merchant_id: str) -> None:
@@ -204,7 +230,7 @@ def add_parsers(sub: Any) -> None:
     merchant = sub.add_parser("merchant", help="manage merchants")
     msub = merchant.add_subparsers(dest="merchant_command", required=True)
     create = msub.add_parser("create", help="create a merchant with test-mode keys")
-    create.add_argument("--name", required=True)
+    create.add_argument("--name", required=True, type=merchant_name)
     create.add_argument("--json", action="store_true", help="print one JSON object")
     create.add_argument("--webhook-url", help="add a webhook endpoint (test mode) for it")
     create.set_defaults(func=cmd_merchant_create)
@@ -212,24 +238,24 @@ def add_parsers(sub: Any) -> None:
     lst.add_argument("--json", action="store_true", help="print one JSON array")
     lst.set_defaults(func=cmd_merchant_list)
     roll = msub.add_parser("roll-keys", help="issue new keys and revoke the old ones")
-    roll.add_argument("--merchant", required=True, help="merchant id")
+    roll.add_argument("--merchant", required=True, type=merchant_id, help="merchant id")
     roll.add_argument("--json", action="store_true", help="print one JSON object")
     roll.set_defaults(func=cmd_merchant_roll_keys)
 
     hook = sub.add_parser("webhook", help="manage a merchant's webhook endpoints")
     hsub = hook.add_subparsers(dest="webhook_command", required=True)
     add = hsub.add_parser("add", help="add an endpoint (prints its secret once)")
-    add.add_argument("--merchant", required=True, help="merchant id")
+    add.add_argument("--merchant", required=True, type=merchant_id, help="merchant id")
     add.add_argument("--url", required=True)
     add.add_argument("--events", help="comma list of event types (default: all)")
     add.add_argument("--live", action="store_true", help="for live mode (default: test mode)")
     add.set_defaults(func=cmd_webhook_add)
     wlst = hsub.add_parser("list", help="list endpoints")
-    wlst.add_argument("--merchant", required=True)
+    wlst.add_argument("--merchant", required=True, type=merchant_id)
     wlst.add_argument("--live", action="store_true")
     wlst.set_defaults(func=cmd_webhook_list)
     rm = hsub.add_parser("remove", help="remove an endpoint")
-    rm.add_argument("--merchant", required=True)
+    rm.add_argument("--merchant", required=True, type=merchant_id)
     rm.add_argument("endpoint")
     rm.add_argument("--live", action="store_true")
     rm.set_defaults(func=cmd_webhook_remove)

@@ -9,13 +9,18 @@ is answered 408. Either way the connection is then closed, so the rest of the bo
 never read. API paths (`/api/`, `/kessai/`) get KOMOJU's error body; the hosted page's
 forms, a smaller limit and a plain page.
 
-Rate limit per address: every request but the health, readiness, metrics and static
-paths counts against its client address; past the limit, 429 with `Retry-After`.
+Rate limit per address: every request but `/health` and static assets (`/static/`,
+`/docs/assets/`) counts against its client address; past the limit, 429 with
+`Retry-After`. `/ready` and `/metrics` count like any other path: they do real work (a
+store round trip, the metrics exposition) without authentication. For the limits, an IPv6
+client is its /64 (one subscriber's usual allocation: counting each address apart would
+give one client 2**64 budgets) and an IPv4-mapped IPv6 address is the IPv4 address.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
@@ -27,14 +32,30 @@ from kessai.errors import KessaiError, RequestTimeout, RequestTooLarge, TooManyR
 from kessai.hosted.pages import plain_page
 
 API_PREFIXES = ("/api/", "/kessai/")
-UNLIMITED = ("/health", "/ready", "/metrics", "/static/")
+UNLIMITED = "/health"
+UNLIMITED_PREFIXES = ("/static/", "/docs/assets/")
 
 
 def client_address(scope: Scope) -> str:
-    """The client's address: the peer, or the proxy-reported one when uvicorn trusts the
-    proxy (`KESSAI_FORWARDED_ALLOW_IPS`)."""
+    """The client's address as the rate limits count it: the peer, or the proxy-reported
+    one when uvicorn trusts the proxy (`KESSAI_FORWARDED_ALLOW_IPS`), folded by
+    `limit_address`. Logs keep the address itself."""
     client = scope.get("client")
-    return str(client[0]) if client else "unknown"
+    return limit_address(str(client[0])) if client else "unknown"
+
+
+def limit_address(address: str) -> str:
+    """IPv6: its /64 network (`2001:db8::/64`), or the IPv4 address it maps
+    (`::ffff:192.0.2.1` is `192.0.2.1`); IPv4 and anything unparsable: unchanged."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
 
 
 def too_large(limit: int) -> RequestTooLarge:
@@ -65,7 +86,7 @@ class EdgeLimits:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if not path.startswith(UNLIMITED):
+        if path != UNLIMITED and not path.startswith(UNLIMITED_PREFIXES):
             try:
                 await self.limiter.address(client_address(scope))
             except TooManyRequests as exc:

@@ -13,9 +13,11 @@ Counts live in the store named by `KESSAI_RATE_LIMIT_STORAGE`:
 
 The windows are sliding window counters: two counters per limit and client, weighted by
 time, so memory stays constant however many requests a client makes (a moving window keeps
-one timestamp per request). A store that
-fails (Redis down) lets requests through and logs it: limits protect the server, and
-refusing every payment because the limiter is away would be the worse outage.
+one timestamp per request). A store that fails (Redis down) lets requests through and logs
+it: limits protect the server, and refusing every payment because the limiter is away
+would be the worse outage. A store that does not answer (Redis black-holed) counts as
+failed: every call to it is bounded by `STORE_TIMEOUT` seconds, so a request waits at most
+that long per call, never for the TCP timeout.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ log = logging.getLogger("kessai.edge")
 T = TypeVar("T")
 CLAIM_SECONDS = 10  # how long a process's claim to look a key up lasts
 VERDICT_WAIT = 2.0  # how long another process waits for that lookup's verdict
+STORE_TIMEOUT = 0.25  # seconds one call to the rate-limit store may take before it counts as failed
+STORE_FAILED = (StorageError, TimeoutError)
 
 
 def items(spec: str, share: int = 1) -> list[RateLimitItem]:
@@ -85,19 +89,24 @@ class RateLimiter:
             return
         try:
             for item in limits:
-                if not await self.strategy.hit(item, self.namespace, *ids):
+                if not await self._store(self.strategy.hit(item, self.namespace, *ids)):
                     raise TooManyRequests(
                         f"Too many requests: at most {item.amount} per "
                         f"{_period(item)} {_who(ids[0])}. Retry after the time in "
                         "Retry-After (seconds).",
                         retry_after=await self._retry_after(item, *ids),
                     )
-        except StorageError as exc:
+        except STORE_FAILED as exc:
             self._storage_failed(exc)
 
     async def _retry_after(self, item: RateLimitItem, *ids: str) -> int:
-        stats = await self.strategy.get_window_stats(item, self.namespace, *ids)
+        stats = await self._store(self.strategy.get_window_stats(item, self.namespace, *ids))
         return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def _store(self, call: Awaitable[T]) -> T:
+        """One call to the store, bounded by `STORE_TIMEOUT` (TimeoutError past it)."""
+        async with asyncio.timeout(STORE_TIMEOUT):
+            return await call
 
     def _storage_failed(self, exc: Exception) -> None:
         now = time.monotonic()
@@ -113,9 +122,18 @@ class RateLimiter:
         """A request made with a known key; `card`: an endpoint that takes card numbers."""
         await self._hit(self.key_limits, "key", digest)
         if card:
-            await self._hit(self.card_key_limits, "card-key", digest)
-            if live:
-                await self._hit(self.card_address_limits, "card-address", client)
+            await self._card(live, client, "card-key", digest)
+
+    async def checkout(self, merchant_id: str, *, live: bool, client: str) -> None:
+        """A payment from the hosted checkout page, which takes card details without an API
+        key: the card limits of `key(..., card=True)`, the per-key one counted per merchant
+        and mode instead."""
+        await self._card(live, client, "card-checkout", merchant_id, "live" if live else "test")
+
+    async def _card(self, live: bool, client: str, *owner: str) -> None:
+        await self._hit(self.card_key_limits, *owner)
+        if live:  # card testing needs real cards, which only live mode charges
+            await self._hit(self.card_address_limits, "card-address", client)
 
     async def refuse_if_failing(self, client: str) -> None:
         """429 once `client` has spent its failed-authentication budget (nothing counted)."""
@@ -123,31 +141,28 @@ class RateLimiter:
             return
         try:
             for item in self.failed_auth_limits:
-                if not await self.strategy.test(item, self.namespace, "failed-auth", client):
+                if not await self._store(
+                    self.strategy.test(item, self.namespace, "failed-auth", client)
+                ):
                     raise TooManyRequests(
                         f"Too many failed authentications from this address: at most "
                         f"{item.amount} per {_period(item)}. Check the API key, then retry "
                         "after the time in Retry-After (seconds).",
                         retry_after=await self._retry_after(item, "failed-auth", client),
                     )
-        except StorageError as exc:
+        except STORE_FAILED as exc:
             self._storage_failed(exc)
 
     async def failed_auth(self, client: str) -> None:
-        """Count one failed authentication from `client` (no lookup was made)."""
+        """Count one failed authentication from `client` (a malformed header or a key found
+        to be no one's)."""
         if not self.enabled:
             return
         try:
             for item in self.failed_auth_limits:
-                await self.strategy.hit(item, self.namespace, "failed-auth", client)
-        except StorageError as exc:
+                await self._store(self.strategy.hit(item, self.namespace, "failed-auth", client))
+        except STORE_FAILED as exc:
             self._storage_failed(exc)
-
-    async def attempt(self, client: str) -> None:
-        """Spend one unit of `client`'s failed-authentication budget before a key this
-        process does not know is checked; 429 when none is left. Spending first (one
-        atomic hit) is what keeps concurrent attempts within the budget."""
-        await self._hit(self.failed_auth_limits, "failed-auth", client)
 
     async def once(self, digest: str, fetch: Callable[[], Awaitable[T | None]]) -> T | None:
         """`fetch()` the owner of an unknown-to-this-process key, at most once at a time
@@ -180,8 +195,8 @@ class RateLimiter:
         claimed = True
         if self.shared:
             try:
-                claimed = await self.storage.incr(claim, CLAIM_SECONDS) == 1
-            except StorageError as exc:
+                claimed = await self._store(self.storage.incr(claim, CLAIM_SECONDS)) == 1
+            except STORE_FAILED as exc:
                 self._storage_failed(exc)
         if not claimed and await self._verdict_unknown(digest, claim):
             return None
@@ -193,8 +208,8 @@ class RateLimiter:
         finally:
             if claimed and self.shared:
                 try:
-                    await self.storage.clear(claim)
-                except StorageError as exc:
+                    await self._store(self.storage.clear(claim))
+                except STORE_FAILED as exc:
                     self._storage_failed(exc)
 
     async def _verdict_unknown(self, digest: str, claim: str) -> bool:
@@ -206,10 +221,10 @@ class RateLimiter:
             while loop.time() < deadline:
                 if await self.known_unknown(digest):
                     return True
-                if await self.storage.get(claim) == 0:
+                if await self._store(self.storage.get(claim)) == 0:
                     return await self.known_unknown(digest)
                 await asyncio.sleep(0.01)  # polling the shared store, bounded by deadline
-        except StorageError as exc:
+        except STORE_FAILED as exc:
             self._storage_failed(exc)
         return False
 
@@ -218,8 +233,8 @@ class RateLimiter:
         if self.negative_seconds <= 0:
             return False
         try:
-            return await self.storage.get(self._negative(digest)) > 0
-        except StorageError as exc:
+            return await self._store(self.storage.get(self._negative(digest))) > 0
+        except STORE_FAILED as exc:
             self._storage_failed(exc)
             return False
 
@@ -227,8 +242,8 @@ class RateLimiter:
         if self.negative_seconds <= 0:
             return
         try:
-            await self.storage.incr(self._negative(digest), self.negative_seconds)
-        except StorageError as exc:
+            await self._store(self.storage.incr(self._negative(digest), self.negative_seconds))
+        except STORE_FAILED as exc:
             self._storage_failed(exc)
 
     def _negative(self, digest: str) -> str:
@@ -245,6 +260,7 @@ def _who(kind: str) -> str:
         "address": "from one address",
         "key": "with one API key",
         "card-key": "with one API key on endpoints that take card details",
+        "card-checkout": "on one merchant's checkout pages",
         "card-address": "from one address on endpoints that take card details",
         "failed-auth": "from one address with API keys this server does not know",
     }.get(kind, "")

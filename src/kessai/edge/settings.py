@@ -47,16 +47,18 @@ class EdgeSettings:
     rate_limits: bool = True
     # memory:// keeps counts in each process; redis://HOST:PORT shares them.
     rate_limit_storage: str = "memory://"
-    # Every request from one client address (except /health, /ready, /metrics, /static).
+    # Every request from one client address (an IPv6 /64 counts as one), except /health
+    # and static assets.
     rate_limit_address: str = "12000/minute"
     # Every request made with one API key (secret or publishable).
     rate_limit_key: str = "6000/minute"
-    # /sessions/{id}/pay and /tokens with one key: where card numbers are tried.
+    # /sessions/{id}/pay and /tokens with one key, the checkout page's payments per
+    # merchant and mode: where card numbers are tried.
     rate_limit_card_key: str = "600/minute"
-    # /sessions/{id}/pay and /tokens from one address with a live-mode key (card testing).
+    # The same from one address in live mode (card testing).
     rate_limit_card_address: str = "20/minute;200/hour"
-    # Failed authentications from one address; past it, every API request from there is
-    # answered 429 before any key lookup.
+    # Failed authentications (401) from one address; past it, every API request from there
+    # whose key this process has not cached is answered 429 before any key lookup.
     rate_limit_failed_auth: str = "20/minute"
     # How long an unknown key is remembered as unknown (in the rate-limit store).
     auth_negative_cache_seconds: int = 600

@@ -1,7 +1,9 @@
 """The checkout page (`session_url`) and its payment forms.
 
 Paying here is exactly `/pay`: the form becomes `payment_details` and goes to
-`services.sessions.pay`.
+`services.sessions.pay`, after the same card limits (`RateLimiter.checkout`: per merchant
+and mode, there being no API key here, and per address in live mode); past them, the
+error page with `Retry-After`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from kessai.core import money
 from kessai.core.cards import DECLINE_MESSAGES
 from kessai.core.payment_types import KONBINI_STORES, PAYMENT_TYPES
 from kessai.core.sessions import PENDING, is_expired
+from kessai.edge.middleware import client_address
 from kessai.errors import KessaiError, SessionNotPayable
 from kessai.hosted.i18n import pick_locale
 from kessai.hosted.pages import csrf_ok, form_of, render, runtime, translate
@@ -112,6 +115,10 @@ async def pay(request: Request, session_id: str) -> Response:
     payment_type = form.get("payment_type", "credit_card")
     details = {"type": payment_type}
     details.update({f: form[f] for f in fields_for(payment_type) if form.get(f)})
+    if rt.limiter is not None:  # a 429 here is the app's error page, with Retry-After
+        await rt.limiter.checkout(
+            view.row["merchant_id"], live=view.row["livemode"], client=client_address(request.scope)
+        )
     try:
         result = await execute.write(
             rt,

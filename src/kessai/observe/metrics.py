@@ -82,26 +82,20 @@ _pool_gauges = {
 }
 
 
-def multiprocess_dir(env: Mapping[str, str] | None = None) -> str | None:
-    """The directory prometheus_client's multiprocess mode uses, if it is on."""
-    env = os.environ if env is None else env
-    return env.get("PROMETHEUS_MULTIPROC_DIR") or None
-
-
 @contextlib.contextmanager
-def server_processes(workers: int) -> Iterator[None]:
-    """`kessai serve`: with several processes (and no directory the operator chose), a
-    fresh multiprocess directory for this run, set before the processes start and removed
-    when they have stopped."""
-    if workers <= 1 or multiprocess_dir() is not None:
-        yield
+def server_processes(workers: int, chosen: str | None) -> Iterator[str | None]:
+    """`kessai serve`: the multiprocess directory its server processes share (None: one
+    process, metrics in memory). `chosen` is the operator's (`Settings.metrics_dir`); with
+    several processes and none chosen, a fresh directory for this run, removed when they
+    have stopped. The caller hands it to the processes (PROMETHEUS_MULTIPROC_DIR, which
+    prometheus_client reads itself) before they start."""
+    if workers <= 1 or chosen is not None:
+        yield chosen
         return
     directory = tempfile.mkdtemp(prefix="kessai-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
     try:
-        yield
+        yield directory
     finally:
-        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
         shutil.rmtree(directory, ignore_errors=True)
 
 

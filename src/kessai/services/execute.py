@@ -59,6 +59,26 @@ async def write(rt: Runtime, operation: Operation[T]) -> T:
         return await operation(conn)
 
 
+async def stored(rt: Runtime, caller: Caller, key: IdempotencyKey) -> Rendered | None:
+    """The response stored under `key` for this same request, if any: what `run` would
+    replay. Read on a connection of its own, for work a route does before `run`'s
+    transaction that a replay must skip."""
+    row = await read(
+        rt,
+        lambda conn: idempotency.existing(
+            conn, merchant_id=caller.merchant_id, livemode=caller.livemode, key=key.key
+        ),
+    )
+    if (
+        row is None
+        or row["status_code"] is None
+        or row["fingerprint"] != key.fingerprint
+        or rt.clock() - row["created_at"] > KEY_TTL
+    ):
+        return None
+    return int(row["status_code"]), bytes(row["body"])
+
+
 async def run(
     rt: Runtime,
     caller: Caller,

@@ -100,21 +100,25 @@ class Deliverer:
         if not claimed:
             return 0
         outcomes = await asyncio.gather(*(self._attempt(row) for row in claimed))
-        await self._record(outcomes)
-        metrics.webhook_round(claimed, outcomes)
+        recorded = await self._record(outcomes)
+        # Only what committed is counted: an unrecorded attempt is sent (and counted) again.
+        metrics.webhook_round([claimed[i] for i in recorded], [outcomes[i] for i in recorded])
         return len(claimed)
 
-    async def _record(self, outcomes: list[dict[str, Any]]) -> None:
+    async def _record(self, outcomes: list[dict[str, Any]]) -> list[int]:
+        """Record the attempts; return the positions (in `outcomes`) of those committed."""
+
         async def record_all(conn: Any) -> None:
             for values in outcomes:
                 await webhooks.record(conn, **values)
 
         try:
             await execute.write(self.rt, record_all)
-            return
+            return list(range(len(outcomes)))
         except Exception:
             log.exception("recording a webhook round failed; recording its attempts one by one")
-        for values in outcomes:
+        recorded: list[int] = []
+        for i, values in enumerate(outcomes):
 
             async def record_one(conn: Any, values: dict[str, Any] = values) -> None:
                 await webhooks.record(conn, **values)
@@ -123,6 +127,9 @@ class Deliverer:
                 await execute.write(self.rt, record_one)
             except Exception:
                 log.exception("recording webhook delivery %s failed", values["delivery_id"])
+            else:
+                recorded.append(i)
+        return recorded
 
     async def _attempt(self, row: Any) -> dict[str, Any]:
         started = self.rt.clock()
