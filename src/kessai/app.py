@@ -96,15 +96,16 @@ def create_app(settings: Settings) -> FastAPI:
     ]
     for prefix, api_router in app.state.api_routers:
         app.include_router(api_router, prefix=prefix)
-    app.include_router(api_docs.router)
-    app.mount("/docs/assets", api_docs.swagger_assets(), name="docs_assets")
-    app.mount("/docs/init", api_docs.init_script(), name="docs_init")
     if settings.bench_floor:
         from kessai.api import floor
 
         app.include_router(floor.router)
     app.include_router(hosted_routes.router)
     app.mount("/static", hosted_routes.static_files(), name="static")
+    # Last: routes are matched in order, and the documentation is the least asked for.
+    app.include_router(api_docs.router)
+    app.mount("/docs/assets", api_docs.swagger_assets(), name="docs_assets")
+    app.mount("/docs/init", api_docs.init_script(), name="docs_init")
 
     @app.get("/health")
     async def health() -> Response:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from functools import lru_cache
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
@@ -44,6 +45,7 @@ def client_address(scope: Scope) -> str:
     return limit_address(str(client[0])) if client else "unknown"
 
 
+@lru_cache(maxsize=4096)  # parsing an address costs more than the rest of a limit check
 def limit_address(address: str) -> str:
     """IPv6: its /64 network (`2001:db8::/64`), or the IPv4 address it maps
     (`::ffff:192.0.2.1` is `192.0.2.1`); IPv4 and anything unparsable: unchanged."""

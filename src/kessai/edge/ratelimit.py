@@ -104,7 +104,10 @@ class RateLimiter:
         return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def _store(self, call: Awaitable[T]) -> T:
-        """One call to the store, bounded by `STORE_TIMEOUT` (TimeoutError past it)."""
+        """One call to the store, bounded by `STORE_TIMEOUT` (TimeoutError past it) when the
+        store is across a network; memory is in this process and needs no bound."""
+        if not self.shared:
+            return await call
         async with asyncio.timeout(STORE_TIMEOUT):
             return await call
 
