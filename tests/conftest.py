@@ -33,6 +33,18 @@ SCHEMAS = Path(__file__).resolve().parent / "reference" / "komoju-sdk-schemas"
 KESSAI = [sys.executable, "-m", "kessai"]
 
 
+def kessai(*args: str | bytes, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the `kessai` command with `env` added to this environment; never raises on exit."""
+    return subprocess.run(
+        [*KESSAI, *args],
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def _postgres_url() -> str | None:
     url = os.environ.get("KESSAI_DATABASE_URL", "")
     return url if url.startswith(("postgresql://", "postgres://")) else None

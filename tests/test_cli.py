@@ -10,7 +10,15 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import KESSAI, Server, free_port, fresh_database, start_server, stop_server
+from tests.conftest import (
+    KESSAI,
+    Server,
+    free_port,
+    fresh_database,
+    kessai,
+    start_server,
+    stop_server,
+)
 
 
 def test_merchant_create_json_prints_exactly_one_object(server: Server) -> None:
@@ -117,7 +125,7 @@ def test_a_configured_store_gets_a_demo_merchant_only_with_demo(tmp_path: Path) 
         srv, out, _ = _serve(tmp_path, env)
         stop_server(srv)
         assert _demo_secret(out.read_text()) is None
-        assert "No merchants yet" in kessai("merchant", "list", env=env, cwd=tmp_path).stdout
+        assert "No merchants yet" in kessai_ok("merchant", "list", env=env, cwd=tmp_path).stdout
 
         srv, out, err = _serve(tmp_path, env, "--demo")
         try:
@@ -127,19 +135,12 @@ def test_a_configured_store_gets_a_demo_merchant_only_with_demo(tmp_path: Path) 
             assert response.status_code == 200, response.text
         finally:
             stop_server(srv)
-        listed = json.loads(kessai("merchant", "list", "--json", env=env, cwd=tmp_path).stdout)
+        listed = json.loads(kessai_ok("merchant", "list", "--json", env=env, cwd=tmp_path).stdout)
         assert [m["name"] for m in listed] == ["Demo Merchant"]
 
 
-def kessai(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    out = subprocess.run(
-        [*KESSAI, *args],
-        env={**os.environ, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def kessai_ok(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    out = kessai(*args, env=env, cwd=cwd)
     assert out.returncode == 0, out.stderr
     return out
 
@@ -153,11 +154,11 @@ def test_merchant_list_shows_ids_names_and_key_hints(tmp_path: Path) -> None:
         env = {"KESSAI_DATABASE_URL": url}
         made = [
             json.loads(
-                kessai("merchant", "create", "--name", n, "--json", env=env, cwd=tmp_path).stdout
+                kessai_ok("merchant", "create", "--name", n, "--json", env=env, cwd=tmp_path).stdout
             )
             for n in ("Alpha Shop", "Beta")
         ]
-        table = kessai("merchant", "list", env=env, cwd=tmp_path).stdout.splitlines()
+        table = kessai_ok("merchant", "list", env=env, cwd=tmp_path).stdout.splitlines()
         assert table[0].split() == ["ID", "NAME", "KEYS"]
         for m, line in zip(made, table[1:], strict=True):  # oldest first
             assert line.split() == [
@@ -167,7 +168,7 @@ def test_merchant_list_shows_ids_names_and_key_hints(tmp_path: Path) -> None:
                 hint(m["publishable_key"]),
             ]
             assert m["secret_key"] not in line
-        listed = json.loads(kessai("merchant", "list", "--json", env=env, cwd=tmp_path).stdout)
+        listed = json.loads(kessai_ok("merchant", "list", "--json", env=env, cwd=tmp_path).stdout)
         assert [(m["id"], m["name"], m["keys"]) for m in listed] == [
             (m["id"], m["name"], [hint(m["secret_key"]), hint(m["publishable_key"])]) for m in made
         ]
@@ -183,7 +184,7 @@ def test_roll_keys_issues_new_keys_and_the_old_stop_working(tmp_path: Path) -> N
                     httpx.get(f"{srv.base_url}/api/v1/payments", auth=(key, "")).status_code == 200
                 )
             rolled = json.loads(
-                kessai(
+                kessai_ok(
                     "merchant",
                     "roll-keys",
                     "--merchant",
@@ -212,7 +213,7 @@ def test_roll_keys_issues_new_keys_and_the_old_stop_working(tmp_path: Path) -> N
             assert httpx.get(methods, auth=(shop.publishable_key, "")).status_code == 401
             assert httpx.get(methods, auth=(rolled["publishable_key"], "")).status_code == 200
             listed = json.loads(
-                kessai("merchant", "list", "--json", env=srv.env(), cwd=tmp_path).stdout
+                kessai_ok("merchant", "list", "--json", env=srv.env(), cwd=tmp_path).stdout
             )
             keys = {m["id"]: m["keys"] for m in listed}
             assert keys[shop.id] == [hint(rolled["secret_key"]), hint(rolled["publishable_key"])]
@@ -224,13 +225,13 @@ def test_roll_keys_says_how_long_a_running_server_may_accept_the_old_keys(tmp_pa
     with fresh_database(tmp_path) as url:
         env = {"KESSAI_DATABASE_URL": url, "KESSAI_AUTH_CACHE_SECONDS": "1"}
         shop = json.loads(
-            kessai("merchant", "create", "--name", "S", "--json", env=env, cwd=tmp_path).stdout
+            kessai_ok("merchant", "create", "--name", "S", "--json", env=env, cwd=tmp_path).stdout
         )
         srv = start_server(url, tmp_path, env={"KESSAI_AUTH_CACHE_SECONDS": "1"})
         try:
             payments = f"{srv.base_url}/api/v1/payments"
             assert httpx.get(payments, auth=(shop["secret_key"], "")).status_code == 200  # cached
-            out = kessai(
+            out = kessai_ok(
                 "merchant", "roll-keys", "--merchant", shop["id"], env=env, cwd=tmp_path
             ).stdout
             assert "up to 1 s more" in out and "KESSAI_AUTH_CACHE_SECONDS" in out

@@ -14,21 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KESSAI, _postgres_url, free_port, fresh_database, run_async
+from tests.conftest import _postgres_url, free_port, fresh_database, kessai, run_async
 
 PG = _postgres_url()
 needs_postgres = pytest.mark.skipif(PG is None, reason="needs KESSAI_DATABASE_URL=postgresql://")
-
-
-def kessai(*args: str | bytes, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*KESSAI, *args],
-        env={**os.environ, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def assert_one_line_failure(out: subprocess.CompletedProcess[str], *words: str) -> str:
