@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -121,7 +121,15 @@ class Server:
             timeout=60,
         )
         data = json.loads(out.stdout)
-        return Merchant(self, data["id"], data["name"], data["secret_key"], data["publishable_key"])
+        return Merchant(
+            self,
+            data["id"],
+            data["name"],
+            data["secret_key"],
+            data["publishable_key"],
+            live_secret_key=data.get("live_secret_key"),
+            live_publishable_key=data.get("live_publishable_key"),
+        )
 
 
 @dataclass
@@ -131,6 +139,9 @@ class Merchant:
     name: str
     secret_key: str
     publishable_key: str
+    # Keyword-only, so subclasses' positional fields keep their places.
+    live_secret_key: str | None = field(default=None, kw_only=True)
+    live_publishable_key: str | None = field(default=None, kw_only=True)
 
     def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client:
         """An API client; every response it gets must agree with /openapi.json."""

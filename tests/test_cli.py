@@ -31,7 +31,14 @@ def test_merchant_create_json_prints_exactly_one_object(server: Server) -> None:
         check=True,
     )
     data = json.loads(out.stdout)  # the whole of stdout is one JSON document
-    assert set(data) == {"id", "name", "secret_key", "publishable_key"}
+    assert set(data) == {
+        "id",
+        "name",
+        "secret_key",
+        "publishable_key",
+        "live_secret_key",
+        "live_publishable_key",
+    }
     assert data["name"] == "JSON Shop"
     assert data["secret_key"].startswith("sk_test_")
     assert data["publishable_key"].startswith("pk_test_")
@@ -145,6 +152,10 @@ def kessai_ok(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Complete
     return out
 
 
+# What `merchant create` and `roll-keys` print, in the order `merchant list` shows hints.
+KEYS = ("secret_key", "publishable_key", "live_secret_key", "live_publishable_key")
+
+
 def hint(key: str) -> str:
     return f"{key[:8]}…{key[-4:]}"
 
@@ -164,13 +175,12 @@ def test_merchant_list_shows_ids_names_and_key_hints(tmp_path: Path) -> None:
             assert line.split() == [
                 m["id"],
                 *m["name"].split(),
-                hint(m["secret_key"]),
-                hint(m["publishable_key"]),
+                *(hint(m[k]) for k in KEYS),
             ]
             assert m["secret_key"] not in line
         listed = json.loads(kessai_ok("merchant", "list", "--json", env=env, cwd=tmp_path).stdout)
         assert [(m["id"], m["name"], m["keys"]) for m in listed] == [
-            (m["id"], m["name"], [hint(m["secret_key"]), hint(m["publishable_key"])]) for m in made
+            (m["id"], m["name"], [hint(m[k]) for k in KEYS]) for m in made
         ]
 
 
@@ -216,7 +226,7 @@ def test_roll_keys_issues_new_keys_and_the_old_stop_working(tmp_path: Path) -> N
                 kessai_ok("merchant", "list", "--json", env=srv.env(), cwd=tmp_path).stdout
             )
             keys = {m["id"]: m["keys"] for m in listed}
-            assert keys[shop.id] == [hint(rolled["secret_key"]), hint(rolled["publishable_key"])]
+            assert keys[shop.id] == [hint(rolled[k]) for k in KEYS]
         finally:
             stop_server(srv)
 

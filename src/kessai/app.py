@@ -22,9 +22,11 @@ from kessai.api import customers as api_customers
 from kessai.api import docs as api_docs
 from kessai.api import events as api_events
 from kessai.api import payments as api_payments
+from kessai.api import processor_hooks as api_processor_hooks
 from kessai.api import sessions as api_sessions
 from kessai.api import tokens as api_tokens
 from kessai.api.cors import PublishableCORS
+from kessai.edge.faults import Faults
 from kessai.edge.middleware import EdgeLimits
 from kessai.edge.ratelimit import RateLimiter
 from kessai.errors import KessaiError, error_body
@@ -32,8 +34,8 @@ from kessai.hosted import routes as hosted_routes
 from kessai.hosted.pages import INTERNAL_ERROR
 from kessai.observe import metrics, ready
 from kessai.observe.middleware import Observe, request_id_header
-from kessai.processors.simulated import SimulatedProcessor
 from kessai.services import execute
+from kessai.services.processor_config import StoreDirectory, close_directory
 from kessai.services.runtime import KeyCache, Runtime
 from kessai.settings import Settings
 from kessai.store import merchants
@@ -51,7 +53,8 @@ async def build_runtime(settings: Settings, db: Database) -> Runtime:
         settings=settings,
         db=db,
         secret=bytes.fromhex(secret),
-        test_processor=SimulatedProcessor(),
+        # Each merchant's choice (`kessai processor set`), re-read every 2 s.
+        processors=StoreDirectory(db),
         keys=KeyCache(settings.auth_cache_seconds),
     )
 
@@ -77,6 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
                 else:
                     yield
         finally:
+            await close_directory(rt.processors)
             await db.dispose()
 
     app = FastAPI(
@@ -93,6 +97,7 @@ def create_app(settings: Settings) -> FastAPI:
             for module in (api_sessions, api_payments, api_customers, api_tokens, api_events)
         ],
         ("/kessai/v1", api_events.admin),
+        ("/kessai/v1", api_processor_hooks.router),
     ]
     for prefix, api_router in app.state.api_routers:
         app.include_router(api_router, prefix=prefix)
@@ -172,6 +177,9 @@ def create_app(settings: Settings) -> FastAPI:
         response.headers.update(request_id_header(request))
         return response
 
+    # Faults (`serve --faults`, `Kessai-Fault`) on /api/v1 only: inside the limits (a
+    # refused request gets no fault), inside Observe (an injected fault is counted, logged).
+    app.add_middleware(Faults, spec=settings.faults)
     # Inside CORS, so a browser script can read a 429 or 413 from the limits.
     app.add_middleware(EdgeLimits, settings=settings.edge, limiter=limiter)
     app.add_middleware(PublishableCORS)

@@ -1,5 +1,5 @@
 """The `kessai` command: serve, worker, merchant create|list|roll-keys, webhook
-add|list|remove, db upgrade.
+add|list|remove, processor set|show, db upgrade.
 
 Expected failures (a bad setting, a store that cannot be reached, a port in use, an unknown
 merchant) print one line to stderr and exit 2; see `kessai.commands`.
@@ -16,8 +16,10 @@ from typing import Any
 
 from kessai.commands import CliError
 from kessai.commands import merchants as merchant_commands
+from kessai.commands import processors as processor_commands
 from kessai.commands.listen import reserve
 from kessai.commands.store import create_database, in_store, missing_database, store_failures
+from kessai.edge.faults import parse_faults
 from kessai.errors import KessaiError
 from kessai.observe import logs, metrics
 from kessai.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
@@ -61,6 +63,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     os.environ["KESSAI_PORT"] = str(args.port)
     # Each process's share of in-memory rate limits (kessai/edge/ratelimit.py).
     os.environ["KESSAI_SERVER_PROCESSES"] = str(args.workers)
+    if args.faults is not None:
+        os.environ["KESSAI_FAULTS"] = args.faults
+    if settings.faults.draws:
+        print(f"injecting faults into /api/v1: {settings.faults.describe()}", flush=True)
     raise_fd_limit()
     with metrics.server_processes(args.workers, settings.metrics_dir) as metrics_dir:
         # For the processes: prometheus_client reads it, and so does each one's Settings.
@@ -85,6 +91,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Webhook delivery and deadline sweeps, without the HTTP server."""
     from kessai.app import build_runtime
+    from kessai.services.processor_config import close_directory
     from kessai.worker.runner import run_until_signalled
 
     logs.configure(settings.log_level, settings.log_format)
@@ -96,8 +103,12 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         db = Database.from_url(settings.database_url, pool_size=settings.db_pool_size)
         try:
             rt = await build_runtime(settings, db)
-            print(f"kessai worker running (store: {safe_url(settings.database_url)})", flush=True)
-            await run_until_signalled(rt)
+            try:
+                print(f"kessai worker running (store: {safe_url(settings.database_url)})")
+                sys.stdout.flush()
+                await run_until_signalled(rt)
+            finally:
+                await close_directory(rt.processors)
         finally:
             await db.dispose()
 
@@ -137,6 +148,16 @@ def whole_number(option: str, minimum: int, maximum: int | None = None) -> Calla
     return parse
 
 
+def fault_spec(value: str) -> str:
+    """An argparse `type` for --faults: checked here (a bad SPEC is one line naming
+    --faults, exit 2), handed to the server processes as KESSAI_FAULTS."""
+    try:
+        parse_faults(value, "--faults")
+    except SettingsError as exc:
+        raise CliError(str(exc)) from None
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kessai", description="A KOMOJU-compatible payment server.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -151,6 +172,13 @@ def parser() -> argparse.ArgumentParser:
         help="server processes (default 1)",
     )
     serve.add_argument(
+        "--faults",
+        metavar="SPEC",
+        type=fault_spec,
+        help="inject faults into /api/v1 requests, e.g. error_after=0.1,drop_after=0.05,"
+        "seed=1 (docs/faults.md; default: KESSAI_FAULTS)",
+    )
+    serve.add_argument(
         "--demo",
         action="store_true",
         help="create a demo merchant if the store has none (always so on the default store)",
@@ -158,6 +186,7 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     merchant_commands.add_parsers(sub)
+    processor_commands.add_parsers(sub)
 
     worker = sub.add_parser("worker", help="deliver webhooks and sweep deadlines (no HTTP)")
     worker.set_defaults(func=cmd_worker)
@@ -173,7 +202,8 @@ def parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     if args.command == "serve":
-        return Settings.from_env(host=args.host, port=args.port)
+        env = os.environ if args.faults is None else {**os.environ, "KESSAI_FAULTS": args.faults}
+        return Settings.from_env(env, host=args.host, port=args.port)
     return Settings.from_env()
 
 

@@ -19,7 +19,8 @@
     ├── RequestTimeout               request_timeout          408
     ├── RequestTooLarge              request_too_large        413
     ├── TooManyRequests              too_many_requests        429
-    └── ProcessorUnavailable         processor_unavailable    503
+    ├── ProcessorUnavailable         processor_unavailable    503
+    └── ServiceUnavailable           service_unavailable      503
 
 A declined card is *not* here: declines are data (`kessai.core.outcomes.Declined`) that the
 service records and the transport renders as a 402 body with the decline code.
@@ -141,6 +142,13 @@ class SessionNotPayable(StateError):
 class ProcessorUnavailable(KessaiError):
     status = 503
     code = "processor_unavailable"
+
+
+class ServiceUnavailable(KessaiError):
+    """Not carried out at all (an injected `error_before` fault, kessai/edge/faults.py)."""
+
+    status = 503
+    code = "service_unavailable"
 
 
 class RequestTimeout(KessaiError):

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from kessai.edge.faults import FaultSpec, parse_faults
 from kessai.edge.settings import EdgeSettings
 from kessai.settings_parsing import (
     LOG_LEVELS,
@@ -34,6 +35,8 @@ class Settings:
     log_level: str = "info"
     # Seconds between deadline sweeps in each server process (0 turns the sweeper off).
     sweep_interval: float = 30.0
+    # Seconds between rounds of the reconciler of lost processor answers (0: off).
+    reconcile_interval: float = 5.0
     # Run webhook delivery and sweeps inside `kessai serve` (off when `kessai worker` runs).
     embedded_worker: bool = True
     webhook_retry_base: float = 60.0
@@ -54,6 +57,8 @@ class Settings:
     worker_metrics_port: int = 0
     # Rate limits, body size and connection deadlines (see kessai/edge/settings.py).
     edge: EdgeSettings = field(default_factory=EdgeSettings)
+    # Faults injected into /api/v1 requests (`serve --faults`; kessai/edge/faults.py).
+    faults: FaultSpec = field(default_factory=FaultSpec)
 
     def __post_init__(self) -> None:
         if self.webhook_lease <= self.webhook_timeout:
@@ -73,6 +78,7 @@ class Settings:
             db_pool_size=env_int(env, "KESSAI_DB_POOL_SIZE", 20, minimum=1),
             log_level=env_choice(env, "KESSAI_LOG_LEVEL", "info", LOG_LEVELS),
             sweep_interval=env_float(env, "KESSAI_SWEEP_INTERVAL", 30),
+            reconcile_interval=env_float(env, "KESSAI_RECONCILE_INTERVAL", 5),
             embedded_worker=env_bool(env, "KESSAI_EMBEDDED_WORKER", True),
             webhook_retry_base=env_float(env, "KESSAI_WEBHOOK_RETRY_BASE_SECONDS", 60),
             webhook_timeout=env_float(env, "KESSAI_WEBHOOK_TIMEOUT_SECONDS", 10, positive=True),
@@ -88,6 +94,7 @@ class Settings:
             worker_metrics_host=env.get("KESSAI_WORKER_METRICS_HOST") or "127.0.0.1",
             worker_metrics_port=env_int(env, "KESSAI_WORKER_METRICS_PORT", 0, maximum=65535),
             edge=EdgeSettings.from_env(env),
+            faults=parse_faults(env.get("KESSAI_FAULTS")),
         )
 
     @classmethod

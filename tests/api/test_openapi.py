@@ -53,6 +53,8 @@ CONTRACT = {
     ("delete", "/kessai/v1/webhook_endpoints/{endpoint_id}"): "secret",
     ("get", "/kessai/v1/events/{event_id}/deliveries"): "secret",
     ("post", "/kessai/v1/events/{event_id}/redeliver"): "secret",
+    # Signed by KOMOJU, not called with a key.
+    ("post", "/kessai/v1/processors/komoju/webhooks/{merchant_id}"): "signature",
 }
 
 
@@ -88,7 +90,11 @@ def test_every_contract_endpoint_with_its_key_kinds(document: dict[str, Any]) ->
     assert set(ops) == set(CONTRACT)
     for key, kind in CONTRACT.items():
         schemes = {name for req in ops[key]["security"] for name in req}
-        expected = {"secretKey", "publishableKey"} if kind == "publishable" else {"secretKey"}
+        expected = {
+            "publishable": {"secretKey", "publishableKey"},
+            "secret": {"secretKey"},
+            "signature": set(),
+        }[kind]
         assert schemes == expected, key
         assert ("403" in ops[key]["responses"]) == (kind == "secret"), key
     basic = document["components"]["securitySchemes"]

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from kessai.processors.directory import FixedDirectory
 from kessai.processors.simulated import SimulatedProcessor
 from kessai.schemas.requests import CreatePayment
-from kessai.services import execute, payments, sweeper
+from kessai.services import execute, payments, phases, sweeper
 from kessai.services.runtime import Caller, Runtime
 from kessai.settings import Settings
 from kessai.store import idempotency, merchants
@@ -40,9 +41,8 @@ async def _runtime(database_url: str):
     await upgrade(database_url)
     db = Database.from_url(database_url, pool_size=2)
     clock = Clock()
-    rt = Runtime(
-        Settings(database_url=database_url), db, b"k" * 32, SimulatedProcessor(), clock=clock
-    )
+    processors = FixedDirectory(SimulatedProcessor())
+    rt = Runtime(Settings(database_url=database_url), db, b"k" * 32, processors, clock=clock)
     try:
         yield rt, clock
     finally:
@@ -61,9 +61,7 @@ async def test_overdue_konbini_payment_expires_with_its_event(runtime) -> None:
         params = CreatePayment(
             amount=1000, currency="JPY", payment_details={**details, "expiry_days": days}
         )
-        view = await execute.write(
-            rt, lambda conn, p=params: payments.create(conn, rt, caller, p, None)
-        )
+        view = await phases.perform(rt, payments.create(rt, caller, params, None))
         assert view.row["status"] == "authorized"
         made.append(view.row["id"])
 
@@ -118,7 +116,7 @@ async def test_uncaptured_authorizations_and_abandoned_challenges_expire(runtime
         params = CreatePayment(
             amount=500, currency="JPY", capture=capture, payment_details=card(number)
         )
-        view = await execute.write(rt, lambda conn: payments.create(conn, rt, caller, params, None))
+        view = await phases.perform(rt, payments.create(rt, caller, params, None))
         return str(view.row["id"])
 
     authorized = await pay("4111111111111111", capture=False)

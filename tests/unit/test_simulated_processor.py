@@ -6,10 +6,17 @@ import pytest
 
 from kessai.core.cards import DECLINE_MESSAGES
 from kessai.core.payment_types import PAYMENT_TYPES
-from kessai.processors.base import Approved, Card, Charge, Declined, NeedsAction
+from kessai.processors.base import Approved, Call, Card, Charge, Declined, NeedsAction, Transaction
 from kessai.processors.simulated import SimulatedProcessor
 
 from .test_cards import APPROVED, DECLINES
+
+CALL = Call("op_1", 10.0)
+
+
+def tx_of(c: Charge) -> Transaction:
+    return Transaction(c.payment_id, c.payment_type, c.amount, c.currency, capture=c.capture)
+
 
 FRICTIONLESS = ["4100000000000100", "5100000000000107", "3528000000000106"]
 CHALLENGE = ["4100000000005000", "5100000000005007", "3528000000005006"]
@@ -49,12 +56,14 @@ def test_supports_every_payment_type_of_the_contract(processor: SimulatedProcess
 @pytest.mark.parametrize("number", [*APPROVED, "4242424242424242", "6011111111111117"])
 @pytest.mark.parametrize("capture", [True, False])
 async def test_approved_cards(processor: SimulatedProcessor, number: str, capture: bool) -> None:
-    assert await processor.authorize(charge(number, capture=capture)) == Approved(captured=capture)
+    assert await processor.authorize(CALL, charge(number, capture=capture)) == Approved(
+        captured=capture
+    )
 
 
 @pytest.mark.parametrize(("number", "code"), sorted(DECLINES.items()))
 async def test_declined_cards(processor: SimulatedProcessor, number: str, code: str) -> None:
-    outcome = await processor.authorize(charge(number))
+    outcome = await processor.authorize(CALL, charge(number))
     assert isinstance(outcome, Declined)
     assert outcome.code == code
     assert outcome.code in CONTRACT_DECLINE_CODES
@@ -67,12 +76,14 @@ async def test_declined_cards(processor: SimulatedProcessor, number: str, code: 
 async def test_frictionless_three_d_secure_is_approved_straight_away(
     processor: SimulatedProcessor, number: str, capture: bool
 ) -> None:
-    assert await processor.authorize(charge(number, capture=capture)) == Approved(captured=capture)
+    assert await processor.authorize(CALL, charge(number, capture=capture)) == Approved(
+        captured=capture
+    )
 
 
 @pytest.mark.parametrize("number", CHALLENGE + CHALLENGE_FAILS + FAILS_ON_RETURN)
 async def test_challenge_cards_need_action(processor: SimulatedProcessor, number: str) -> None:
-    outcome = await processor.authorize(charge(number))
+    outcome = await processor.authorize(CALL, charge(number))
     assert isinstance(outcome, NeedsAction)
     assert outcome.state
     assert number not in outcome.state
@@ -85,9 +96,11 @@ async def test_challenge_password_123456_approves(
     processor: SimulatedProcessor, number: str, capture: bool
 ) -> None:
     c = charge(number, capture=capture)
-    action = await processor.authorize(c)
+    action = await processor.authorize(CALL, c)
     assert isinstance(action, NeedsAction)
-    assert await processor.complete(c, action.state, "123456") == Approved(captured=capture)
+    assert await processor.complete(CALL, tx_of(c), action.state, "123456") == Approved(
+        captured=capture
+    )
 
 
 @pytest.mark.parametrize("number", CHALLENGE)
@@ -96,9 +109,9 @@ async def test_challenge_wrong_password_fails(
     processor: SimulatedProcessor, number: str, answer: str | None
 ) -> None:
     c = charge(number)
-    action = await processor.authorize(c)
+    action = await processor.authorize(CALL, c)
     assert isinstance(action, NeedsAction)
-    outcome = await processor.complete(c, action.state, answer)
+    outcome = await processor.complete(CALL, tx_of(c), action.state, answer)
     assert isinstance(outcome, Declined)
     assert outcome.message
 
@@ -109,9 +122,9 @@ async def test_failing_challenges_fail_even_with_the_right_password(
     processor: SimulatedProcessor, number: str, answer: str | None
 ) -> None:
     c = charge(number)
-    action = await processor.authorize(c)
+    action = await processor.authorize(CALL, c)
     assert isinstance(action, NeedsAction)
-    assert isinstance(await processor.complete(c, action.state, answer), Declined)
+    assert isinstance(await processor.complete(CALL, tx_of(c), action.state, answer), Declined)
 
 
 async def test_the_three_challenge_behaviours_are_distinguishable(
@@ -119,7 +132,7 @@ async def test_the_three_challenge_behaviours_are_distinguishable(
 ) -> None:
     states = set()
     for group in (CHALLENGE, CHALLENGE_FAILS, FAILS_ON_RETURN):
-        outcomes = {await processor.authorize(charge(n)) for n in group}
+        outcomes = {await processor.authorize(CALL, charge(n)) for n in group}
         assert len(outcomes) == 1  # the same behaviour for Visa, Mastercard and JCB
         (outcome,) = outcomes
         assert isinstance(outcome, NeedsAction)
@@ -128,7 +141,7 @@ async def test_the_three_challenge_behaviours_are_distinguishable(
 
 
 async def test_unknown_state_never_approves(processor: SimulatedProcessor) -> None:
-    outcome = await processor.complete(charge(CHALLENGE[0]), "made-up", "123456")
+    outcome = await processor.complete(CALL, tx_of(charge(CHALLENGE[0])), "made-up", "123456")
     assert isinstance(outcome, Declined)
 
 
@@ -137,17 +150,17 @@ async def test_unknown_state_never_approves(processor: SimulatedProcessor) -> No
 async def test_scenario_forces_the_decline(
     processor: SimulatedProcessor, code: str, number: str
 ) -> None:
-    outcome = await processor.authorize(charge(number, scenario=code))
+    outcome = await processor.authorize(CALL, charge(number, scenario=code))
     assert outcome == Declined(code, DECLINE_MESSAGES[code])
 
 
 async def test_scenario_overrides_a_different_table_decline(processor: SimulatedProcessor) -> None:
-    outcome = await processor.authorize(charge("4123111111111000", scenario="card_expired"))
+    outcome = await processor.authorize(CALL, charge("4123111111111000", scenario="card_expired"))
     assert isinstance(outcome, Declined) and outcome.code == "card_expired"
 
 
 async def test_without_a_card_the_request_fails(processor: SimulatedProcessor) -> None:
-    outcome = await processor.authorize(charge(None, ptype="credit_card"))
+    outcome = await processor.authorize(CALL, charge(None, ptype="credit_card"))
     assert isinstance(outcome, Declined)
     assert outcome.code == "request_failed"
 

@@ -22,6 +22,7 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
+from kessai.processors.directory import FixedDirectory
 from kessai.processors.simulated import SimulatedProcessor
 from kessai.services import execute
 from kessai.services.runtime import Runtime
@@ -91,7 +92,7 @@ async def store(tmp_path: Path) -> AsyncIterator[tuple[Runtime, Clock]]:
         db = Database.from_url(url, pool_size=2)
         clock = Clock()
         settings = Settings(database_url=url, webhook_retry_base=1, webhook_allow_private="test")
-        rt = Runtime(settings, db, b"k" * 32, SimulatedProcessor(), clock=clock)
+        rt = Runtime(settings, db, b"k" * 32, FixedDirectory(SimulatedProcessor()), clock=clock)
         try:
             yield rt, clock
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -12,10 +13,11 @@ from starlette.responses import Response
 from kessai.api.auth import authenticate
 from kessai.api.body import parse_body
 from kessai.core import rules
-from kessai.errors import InvalidParameter, NotFound, error_body
+from kessai.errors import InvalidParameter, KessaiError, NotFound, error_body
 from kessai.processors.base import Declined
-from kessai.services import execute
+from kessai.services import execute, phases
 from kessai.services.execute import IdempotencyKey, Rendered, dumps
+from kessai.services.phases import Plan
 from kessai.services.runtime import Caller, Runtime
 
 T = TypeVar("T")
@@ -25,6 +27,7 @@ Body = Callable[[], dict[str, Any]]
 WriteOp = Callable[[AsyncConnection, Runtime, Caller, Body], Awaitable[T]]
 ReadOp = Callable[[AsyncConnection, Runtime, Caller], Awaitable[T]]
 ViewOp = Callable[[Runtime, Caller], Awaitable[T]]
+MakePlan = Callable[[Runtime, Caller, Body], "Awaitable[Plan[T]] | Plan[T]"]
 Render = Callable[[Runtime, T], Rendered]
 
 
@@ -136,6 +139,40 @@ async def write(
             claim_first=not store_only,
         )
     )
+
+
+async def phased(
+    request: Request,
+    make: MakePlan[T],
+    render: Render[T],
+    *,
+    secret_only: bool = True,
+) -> Response:
+    """A POST whose operation may call a processor: its `Plan` runs in phases
+    (`kessai.services.phases`), idempotent when the client sends a key.
+
+    `make` may do work before any transaction (vaulting a card); a replay skips it.
+    """
+    rt = runtime(request)
+    caller = await authenticate(rt, request, secret_only=secret_only)
+    check_edge(request)
+    raw = await request.body()
+    key = idempotency_key(request, raw)
+
+    def body() -> dict[str, Any]:
+        return parse_body(request.headers.get("content-type"), raw)
+
+    if key is not None and (replay := await execute.stored(rt, caller, key)) is not None:
+        return json_response(replay)
+    try:
+        made = make(rt, caller, body)
+        plan = await made if inspect.isawaitable(made) else made
+    except KessaiError as exc:
+        rendered = execute.render_error(exc)
+        if key is not None and phases.storable(exc):
+            rendered = await execute.store_error(rt, caller, key, rendered)
+        return json_response(rendered)
+    return json_response(await phases.run(rt, caller, key, plan, lambda result: render(rt, result)))
 
 
 async def read(

@@ -16,7 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 PUBLISHABLE_PATHS = re.compile(
     r"^/api/v1/(sessions/[^/]+|sessions/[^/]+/pay|tokens|payment_methods)/?$"
 )
-ALLOW_HEADERS = "Authorization, Content-Type, X-KOMOJU-IDEMPOTENCY, X-KOMOJU-API-VERSION"
+ALLOW_HEADERS = (
+    "Authorization, Content-Type, X-KOMOJU-IDEMPOTENCY, X-KOMOJU-API-VERSION, Kessai-Fault"
+)
 
 
 class PublishableCORS:

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kessai.api.common import ok, query, read, row_or_decline, write
+from kessai.api.common import ok, phased, query, read, row_or_decline, write
 from kessai.api.openapi import operation
 from kessai.schemas import resources, shapes
 from kessai.schemas.requests import CustomerParams, ListParams, parse
@@ -35,11 +35,11 @@ render = row_or_decline(resources.customer)
 async def create_customer(request: Request) -> Response:
     scenario = request.headers.get("komoju-scenario")
 
-    async def run(conn, rt, caller, body):  # type: ignore[no-untyped-def]
+    async def make(rt, caller, body):  # type: ignore[no-untyped-def]
         check_scenario(scenario, caller.livemode)
-        return await customers.create(conn, rt, caller, parse(CustomerParams, body()), scenario)
+        return await customers.create(rt, caller, parse(CustomerParams, body()), scenario)
 
-    return await write(request, run, render)
+    return await phased(request, make, render)
 
 
 @router.get("/customers")
@@ -72,10 +72,10 @@ async def show_customer(request: Request, customer_id: str) -> Response:
     "Update a customer", ok=shapes.Customer, body=CustomerParams, declines=True, processor=True
 )
 async def update_customer(request: Request, customer_id: str) -> Response:
-    return await write(
+    return await phased(
         request,
-        lambda conn, rt, caller, body: customers.update(
-            conn, rt, caller, customer_id, parse(CustomerParams, body())
+        lambda rt, caller, body: customers.update(
+            rt, caller, customer_id, parse(CustomerParams, body())
         ),
         render,
     )

@@ -28,7 +28,8 @@ from kessai.errors import ErrorBody
 
 F = TypeVar("F", bound=Callable[..., Any])
 REF = "#/components/schemas/{model}"
-KeyKind = Literal["secret", "publishable"]
+# "signature": no API key; the body is signed (an acquirer's webhook).
+KeyKind = Literal["secret", "publishable", "signature"]
 
 SECURITY_SCHEMES = {
     "secretKey": {
@@ -65,7 +66,11 @@ ERRORS: dict[int, str] = {
     "does not allow the action (`not_capturable`, `not_refundable`, `not_cancellable`, "
     "`session_not_payable`).",
     429: "`too_many_requests`: a rate limit; retry after `Retry-After` seconds.",
-    503: "`processor_unavailable`: this mode (live, by default) has no processor.",
+    500: "`internal_server_error`: never expected; also an injected `error_after` fault "
+    "(the request was done; retry with the same X-KOMOJU-IDEMPOTENCY key to get its answer).",
+    503: "`processor_unavailable`: this mode (live, by default) has no processor, or the "
+    "processor's answer was lost (`details.operation`; retry with the same "
+    "X-KOMOJU-IDEMPOTENCY key to resume it). `service_unavailable`: an injected fault.",
 }
 
 
@@ -233,7 +238,21 @@ def _operation(
                 "schema": {"type": "string"},
             }
         )
+    if path.startswith("/api/v1/"):
+        params.append(
+            {
+                "name": "Kessai-Fault",
+                "in": "header",
+                "description": "Test mode only: inject a fault into this request "
+                "(`error_before`, `error_after`, `drop_after`, `stall_after`; docs/faults.md).",
+                "schema": {
+                    "type": "string",
+                    "enum": ["error_before", "error_after", "drop_after", "stall_after"],
+                },
+            }
+        )
     statuses = {401, 422, 429}
+    statuses |= {500, 503} if path.startswith("/api/v1/") else set()
     statuses |= {403} if op.key == "secret" else set()
     statuses |= {400, 408, 409, 413} if write else set()
     statuses |= {404} if path_params else set()
@@ -250,6 +269,8 @@ def _operation(
     security: list[dict[str, list[str]]] = [{"secretKey": []}]
     if op.key == "publishable":
         security.append({"publishableKey": []})
+    elif op.key == "signature":
+        security = []
     doc: dict[str, Any] = {
         "operationId": op_id,
         "summary": op.summary,

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kessai.api.common import declined, ok, query, read, write
+from kessai.api.common import declined, ok, phased, query, read, write
 from kessai.api.openapi import operation
 from kessai.schemas import resources, shapes
 from kessai.schemas.requests import (
@@ -54,10 +54,10 @@ def render_list(rt: Runtime, result: tuple[int, list[payments.PaymentView], Any]
 )
 async def create_payment(request: Request) -> Response:
     scenario = request.headers.get("komoju-scenario")
-    return await write(
+    return await phased(
         request,
-        lambda conn, rt, caller, body: payments.create(
-            conn, rt, caller, parse(CreatePayment, body()), scenario
+        lambda rt, caller, body: payments.create(
+            rt, caller, parse(CreatePayment, body()), scenario
         ),
         render,
     )
@@ -96,37 +96,50 @@ async def update_payment(request: Request, payment_id: str) -> Response:
 
 @router.post("/payments/{payment_id}/capture")
 @operation(
-    "Capture a payment", ok=shapes.Payment, body=CapturePayment, declines=True, processor=True
+    "Capture a payment",
+    ok=shapes.Payment,
+    body=CapturePayment,
+    declines=True,
+    processor=True,
+    scenario=True,
 )
 async def capture_payment(request: Request, payment_id: str) -> Response:
-    return await write(
+    scenario = request.headers.get("komoju-scenario")
+    return await phased(
         request,
-        lambda conn, rt, caller, body: payments.capture(
-            conn, rt, caller, payment_id, parse(CapturePayment, body())
+        lambda rt, caller, body: payments.capture(
+            rt, caller, payment_id, parse(CapturePayment, body()), scenario
         ),
         render,
     )
 
 
 @router.post("/payments/{payment_id}/refund")
-@operation("Refund a payment", ok=shapes.Payment, body=RefundPayment, declines=True, processor=True)
+@operation(
+    "Refund a payment",
+    ok=shapes.Payment,
+    body=RefundPayment,
+    declines=True,
+    processor=True,
+    scenario=True,
+)
 async def refund_payment(request: Request, payment_id: str) -> Response:
-    return await write(
+    scenario = request.headers.get("komoju-scenario")
+    return await phased(
         request,
-        lambda conn, rt, caller, body: payments.refund(
-            conn, rt, caller, payment_id, parse(RefundPayment, body())
+        lambda rt, caller, body: payments.refund(
+            rt, caller, payment_id, parse(RefundPayment, body()), scenario
         ),
         render,
     )
 
 
 @router.post("/payments/{payment_id}/cancel")
-@operation("Cancel a payment", ok=shapes.Payment, declines=True, processor=True)
+@operation("Cancel a payment", ok=shapes.Payment, declines=True, processor=True, scenario=True)
 async def cancel_payment(request: Request, payment_id: str) -> Response:
-    return await write(
-        request,
-        lambda conn, rt, caller, body: payments.cancel(conn, rt, caller, payment_id),
-        render,
+    scenario = request.headers.get("komoju-scenario")
+    return await phased(
+        request, lambda rt, caller, body: payments.cancel(rt, caller, payment_id, scenario), render
     )
 
 

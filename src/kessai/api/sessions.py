@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kessai.api.common import declined, ok, view, write
+from kessai.api.common import declined, ok, phased, view, write
 from kessai.api.openapi import operation
 from kessai.schemas import resources, shapes
 from kessai.schemas.requests import CreateSession, PaySession, parse
@@ -60,10 +60,8 @@ async def show_session(request: Request, session_id: str) -> Response:
 @router.post("/sessions/{session_id}/cancel")
 @operation("Cancel a session", ok=shapes.Session)
 async def cancel_session(request: Request, session_id: str) -> Response:
-    return await write(
-        request,
-        lambda conn, rt, caller, body: sessions.cancel(conn, rt, caller, session_id),
-        render_session,
+    return await phased(
+        request, lambda rt, caller, body: sessions.cancel(rt, caller, session_id), render_session
     )
 
 
@@ -77,11 +75,9 @@ async def cancel_session(request: Request, session_id: str) -> Response:
     processor=True,
 )
 async def pay_session(request: Request, session_id: str) -> Response:
-    return await write(
+    return await phased(
         request,
-        lambda conn, rt, caller, body: sessions.pay(
-            conn, rt, caller, session_id, parse(PaySession, body())
-        ),
+        lambda rt, caller, body: sessions.pay(rt, caller, session_id, parse(PaySession, body())),
         render_pay,
         secret_only=False,
     )

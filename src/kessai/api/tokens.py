@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kessai.api.common import ok, query, read, row_or_decline, write
+from kessai.api.common import ok, phased, query, row_or_decline, view
 from kessai.api.openapi import operation
 from kessai.core.money import currency as parse_currency
 from kessai.core.payment_types import PAYMENT_TYPES
@@ -16,7 +16,7 @@ from kessai.schemas import resources, shapes
 from kessai.schemas.requests import CreateToken, Currency, parse
 from kessai.services import tokens
 from kessai.services.execute import Rendered
-from kessai.services.runtime import Runtime
+from kessai.services.runtime import Caller, Runtime
 
 router = APIRouter()
 
@@ -34,9 +34,9 @@ render_token = row_or_decline(resources.token)
     processor=True,
 )
 async def create_token(request: Request) -> Response:
-    return await write(
+    return await phased(
         request,
-        lambda conn, rt, caller, body: tokens.create(conn, rt, caller, parse(CreateToken, body())),
+        lambda rt, caller, body: tokens.create(rt, caller, parse(CreateToken, body())),
         render_token,
         secret_only=False,
     )
@@ -57,8 +57,8 @@ async def payment_methods(request: Request) -> Response:
     except Invalid as exc:
         raise InvalidCurrency(f"currency {exc.message}", param="currency") from None
 
-    async def run(conn, rt, caller):  # type: ignore[no-untyped-def]
-        return rt.processor(caller.livemode).supported_types
+    async def supported(rt: Runtime, caller: Caller) -> frozenset[str]:
+        return (await rt.processor(caller.merchant_id, caller.livemode)).supported_types
 
     def render(rt: Runtime, supported: frozenset[str]) -> Rendered:
         return ok(
@@ -71,4 +71,4 @@ async def payment_methods(request: Request) -> Response:
             ]
         )
 
-    return await read(request, run, render, secret_only=False)
+    return await view(request, supported, render, secret_only=False)

@@ -70,7 +70,10 @@ async def create_merchant(
 ) -> Created | None:
     if only_if_empty and await merchants.count_merchants(conn) > 0:
         return None
-    merchant_id, keys = await merchants.insert_merchant(conn, name, utcnow())
+    now = utcnow()
+    merchant_id, keys = await merchants.insert_merchant(conn, name, now)
+    live = await merchants.issue_keys(conn, merchant_id, True, now)
+    keys.update({f"live_{kind}": key for kind, key in live.items()})
     endpoint = None
     if webhook_url is not None:
         endpoint = await webhooks.add_endpoint(
@@ -90,7 +93,11 @@ def print_keys(merchant_id: str, name: str, keys: dict[str, str], settings: Sett
     print(f"Merchant {name!r} ({merchant_id}), test mode:")
     print(f"  secret key:      {keys['secret']}")
     print(f"  publishable key: {keys['publishable']}")
-    print("Keep the secret key safe: kessai stores only its hash and cannot show it again.")
+    if "live_secret" in keys:
+        print("Live mode (no processor until `kessai processor set --mode live`):")
+        print(f"  secret key:      {keys['live_secret']}")
+        print(f"  publishable key: {keys['live_publishable']}")
+    print("Keep the secret keys safe: kessai stores only their hash and cannot show them again.")
     print(f"Try: curl -u {keys['secret']}: {settings.base_url}/api/v1/sessions \\")
     print("       -d amount=1000 -d currency=JPY")
 
@@ -117,6 +124,8 @@ def cmd_merchant_create(args: argparse.Namespace, settings: Settings) -> int:
             "name": args.name,
             "secret_key": keys["secret"],
             "publishable_key": keys["publishable"],
+            "live_secret_key": keys["live_secret"],
+            "live_publishable_key": keys["live_publishable"],
         }
         if endpoint is not None:
             out["webhook_secret"] = endpoint["secret"]
@@ -158,7 +167,8 @@ def cmd_merchant_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_merchant_roll_keys(args: argparse.Namespace, settings: Settings) -> int:
     async def roll(conn: Any) -> tuple[str, dict[bool, dict[str, str]]]:
-        rolled = await merchants.roll_keys(conn, args.merchant, utcnow())
+        # Both modes: a merchant made before live keys existed gets its first ones.
+        rolled = await merchants.roll_keys(conn, args.merchant, utcnow(), modes=(False, True))
         if rolled is None:
             raise unknown_merchant(args.merchant)
         return await merchants.merchant_name(conn, args.merchant), rolled
@@ -229,7 +239,7 @@ def add_parsers(sub: Any) -> None:
     """`merchant ...` and `webhook ...` under the `kessai` parser's subcommands."""
     merchant = sub.add_parser("merchant", help="manage merchants")
     msub = merchant.add_subparsers(dest="merchant_command", required=True)
-    create = msub.add_parser("create", help="create a merchant with test-mode keys")
+    create = msub.add_parser("create", help="create a merchant with test- and live-mode keys")
     create.add_argument("--name", required=True, type=merchant_name)
     create.add_argument("--json", action="store_true", help="print one JSON object")
     create.add_argument("--webhook-url", help="add a webhook endpoint (test mode) for it")

@@ -134,4 +134,7 @@ DECLINE_MESSAGES = {
     "invalid_number": "The card number is invalid. Check it and try again.",
     "three_d_secure_failed": "3-D Secure authentication failed. Try again or use another card.",
     "request_failed": "The payment could not be completed. Try again or use another method.",
+    "processor_unavailable": (
+        "The payment processor could not be reached and nothing was charged. Try again."
+    ),
 }

@@ -31,6 +31,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from kessai.edge.faults import CLOSE_CONNECTION
 from kessai.edge.settings import EdgeSettings
 
 log = logging.getLogger("kessai.edge")
@@ -117,6 +118,9 @@ class DeadlineHttpTools(HttpToolsProtocol):
         self._awaiting_headers = False
         self._header_bytes = 0
         self._disarm()
+        # kessai/edge/faults.py closes the connection, unanswered, through this.
+        extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
+        extensions[CLOSE_CONNECTION] = self._close
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
@@ -128,6 +132,10 @@ class DeadlineHttpTools(HttpToolsProtocol):
         self._awaiting_headers = True
         self._header_bytes = 0
         self._waiting_since = next(_TURNS)
+
+    def _close(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.close()
 
     def cycle_in_progress(self) -> bool:
         return self.cycle is not None and not self.cycle.response_complete

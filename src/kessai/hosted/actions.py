@@ -21,7 +21,7 @@ from kessai.errors import NotCapturable, NotFound
 from kessai.hosted.checkout import with_locale
 from kessai.hosted.i18n import pick_locale
 from kessai.hosted.pages import csrf_ok, form_of, render, runtime
-from kessai.services import execute, payments, sessions
+from kessai.services import execute, payments, phases, sessions
 from kessai.store import payments as payment_store
 from kessai.store import sessions as session_store
 
@@ -56,9 +56,7 @@ async def _action_page(request: Request, payment_id: str, template: str) -> HTML
 async def _answer(request: Request, payment_id: str, answer: str | None, locale: str) -> Response:
     rt = runtime(request)
     try:
-        result = await execute.write(
-            rt, lambda conn: sessions.complete_action(conn, rt, payment_id, answer)
-        )
+        result = await phases.perform(rt, sessions.complete_action(rt, payment_id, answer))
     except NotFound:  # already answered (another tab): show where things stand
         return await _settled_page(rt, payment_id, locale)
     session = result.session.row
@@ -98,6 +96,13 @@ async def challenge_answer(request: Request, payment_id: str) -> Response:
     return await _form_answer(
         request, payment_id, "three_d_secure", lambda form: form.get("password")
     )
+
+
+@router.get("/payments/{payment_id}/return", response_class=HTMLResponse)
+async def processor_return(request: Request, payment_id: str) -> Response:
+    """Where a processor's own 3-D Secure or wallet page sends the customer back: kessai
+    asks the processor how it ended (`complete` with no answer of its own)."""
+    return await _answer(request, payment_id, None, request.query_params.get("locale") or "ja")
 
 
 @router.get("/offsite/{payment_id}", response_class=HTMLResponse)

@@ -23,7 +23,7 @@ from kessai.errors import KessaiError, SessionNotPayable
 from kessai.hosted.i18n import pick_locale
 from kessai.hosted.pages import csrf_ok, form_of, render, runtime, translate
 from kessai.schemas.requests import PaySession
-from kessai.services import execute, sessions
+from kessai.services import execute, phases, sessions
 from kessai.services.runtime import Runtime
 
 router = APIRouter(include_in_schema=False)
@@ -120,12 +120,10 @@ async def pay(request: Request, session_id: str) -> Response:
             view.row["merchant_id"], live=view.row["livemode"], client=client_address(request.scope)
         )
     try:
-        result = await execute.write(
-            rt,
-            lambda conn: sessions.pay(
-                conn, rt, None, session_id, PaySession(payment_details=details), locale=locale
-            ),
+        plan = await sessions.pay(
+            rt, None, session_id, PaySession(payment_details=details), locale=locale
         )
+        result = await phases.perform(rt, plan)
     except SessionNotPayable:
         return RedirectResponse(f"/sessions/{session_id}?locale={locale}", status_code=303)
     except KessaiError as exc:
@@ -154,7 +152,15 @@ def with_locale(url: str, rt: Runtime, locale: str) -> str:
     return url
 
 
+CONFIRMING = (
+    "We could not confirm your payment with the payment processor yet. Please wait a "
+    "moment before trying again: you will not be charged twice."
+)
+
+
 def field_message(locale: str, exc: KessaiError) -> str:
+    if exc.status in (409, 503):  # busy, or the processor's answer has not come yet
+        return translate(locale, CONFIRMING)
     field = (exc.param or "").removeprefix("payment_details[").rstrip("]")
     messages: dict[str, Any] = {
         "number": "Check the card number.",

@@ -9,7 +9,11 @@
 * Cash types (konbini, bank transfer, Pay-easy) are `AwaitingCustomer` with made-up but
   well-formed instructions; offsite wallets are `NeedsAction("offsite")`, finished by the
   test page's "capture" or "fail".
-* Capture, refund and cancel always succeed: the services have checked the amounts.
+* Capture, refund and cancel succeed (the services have checked and reserved the amounts),
+  unless the request carried `Komoju-Scenario: <decline code>`: then they decline with it.
+* It keeps nothing between calls, so an operation whose outcome was lost never happened:
+  `reconcile` of an authorization declines it (`processor_unavailable`); a capture,
+  refund or cancel is simply done again, which is what the acquirer's idempotency gives.
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ from kessai.core.payment_types import PAYMENT_TYPES
 from kessai.processors.base import (
     Approved,
     AwaitingCustomer,
+    Call,
     Card,
     Charge,
     Declined,
     NeedsAction,
+    OpenOperation,
     Outcome,
     Result,
     Transaction,
@@ -44,12 +50,13 @@ def _digits(n: int) -> str:
 
 class SimulatedProcessor:
     name = "simulated"
+    timeout = 10.0
 
     @property
     def supported_types(self) -> frozenset[str]:
         return frozenset(PAYMENT_TYPES)
 
-    async def authorize(self, charge: Charge) -> Outcome:
+    async def authorize(self, call: Call, charge: Charge) -> Outcome:
         if charge.scenario:
             return decline(charge.scenario)
         kind = PAYMENT_TYPES[charge.payment_type].kind
@@ -72,17 +79,17 @@ class SimulatedProcessor:
             return Approved(captured=charge.capture)
         return NeedsAction(state=rule.value)
 
-    async def complete(self, charge: Charge, state: str, answer: str | None) -> Result:
+    async def complete(self, call: Call, tx: Transaction, state: str, answer: str | None) -> Result:
         if state == OFFSITE:
             if answer == "capture":
-                return Approved(captured=charge.capture)
+                return Approved(captured=tx.capture)
             return decline("request_failed")
         if state == CardRule.THREE_DS_CHALLENGE.value and answer == THREE_DS_PASSWORD:
-            return Approved(captured=charge.capture)
+            return Approved(captured=tx.capture)
         return decline("three_d_secure_failed")
 
     async def vault(
-        self, card: Card, *, verify: bool = True, scenario: str | None = None
+        self, call: Call, card: Card, *, verify: bool = True, scenario: str | None = None
     ) -> Vaulted | Declined:
         if verify and scenario:
             return decline(scenario)
@@ -91,14 +98,25 @@ class SimulatedProcessor:
             return decline(found.decline_code or "card_declined")
         return Vaulted(f"sim:{found.rule.value}:{found.decline_code or ''}")
 
-    async def capture(self, tx: Transaction, amount: int) -> Result:
-        return Approved(captured=True)
+    async def capture(self, call: Call, tx: Transaction, amount: int) -> Result:
+        return decline(tx.scenario) if tx.scenario else Approved(captured=True)
 
-    async def refund(self, tx: Transaction, amount: int) -> Result:
-        return Approved(captured=True)
+    async def refund(self, call: Call, tx: Transaction, amount: int) -> Result:
+        return decline(tx.scenario) if tx.scenario else Approved(captured=True)
 
-    async def cancel(self, tx: Transaction) -> Result:
-        return Approved(captured=False)
+    async def cancel(self, call: Call, tx: Transaction) -> Result:
+        return decline(tx.scenario) if tx.scenario else Approved(captured=False)
+
+    async def reconcile(self, call: Call, op: OpenOperation) -> Outcome:
+        if op.kind == "capture":
+            return await self.capture(call, op.tx, op.amount or op.tx.amount)
+        if op.kind == "refund":
+            return await self.refund(call, op.tx, op.amount or op.tx.amount)
+        if op.kind == "cancel":
+            return await self.cancel(call, op.tx)
+        if op.kind == "complete":
+            return await self.complete(call, op.tx, op.state or "", op.answer)
+        return decline("processor_unavailable")
 
     @staticmethod
     def _instructions(charge: Charge) -> dict[str, str]:

@@ -258,3 +258,10 @@ class WebhookEndpointParams(TypedDict):
 
     url: str
     event_types: NotRequired[list[str] | str]
+
+
+class NoticeReceipt(TypedDict):
+    """The answer to an acquirer's webhook: received, and what it changed."""
+
+    received: bool
+    result: str

@@ -44,10 +44,13 @@ from kessai.services import cards
 from kessai.services.runtime import Runtime
 from kessai.store import customers as customer_store
 from kessai.store import events
-from kessai.store import payments as payment_store
 from kessai.store import tokens as token_store
 
-SCENARIOS = tuple(code for code in DECLINE_MESSAGES if code != "three_d_secure_failed")
+SCENARIOS = tuple(
+    code
+    for code in DECLINE_MESSAGES
+    if code not in ("three_d_secure_failed", "processor_unavailable")
+)
 
 
 @dataclass(frozen=True)
@@ -73,23 +76,6 @@ class Source:
     scenario: str | None = None
     expiry_days: int | None = None
     customer_present: bool = True
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """A recorded payment and what the customer's browser should do next."""
-
-    payment: dict[str, Any]
-    outcome: Outcome
-    redirect_url: str | None = None
-
-    @property
-    def succeeded(self) -> bool:
-        return self.payment["status"] in states.SUCCESSFUL
-
-    @property
-    def decline(self) -> Declined | None:
-        return self.outcome if isinstance(self.outcome, Declined) else None
 
 
 def check_scenario(scenario: str | None, livemode: bool) -> str | None:
@@ -191,12 +177,13 @@ async def _token(
     )
 
 
-async def start(
-    conn: AsyncConnection,
+def pending_payment(
     rt: Runtime,
     scope: Scope,
     source: Source,
+    processor_name: str,
     *,
+    operation_id: str,
     amount: int,
     currency: str,
     capture: bool,
@@ -211,9 +198,9 @@ async def start(
     card_reference: str | None = None,
     customer_id: str | None = None,
     return_url: str | None = None,
-) -> Attempt:
-    """Ask the processor, then record the payment (and its event) as the outcome says."""
-    processor = rt.processor(scope.livemode)
+) -> tuple[dict[str, Any], Charge]:
+    """Phase 1 of an attempt: the payment row, `pending` and held by `operation_id`, and
+    the charge to ask the processor for. Nothing here calls the processor."""
     now = rt.clock()
     payment_id = new_id()
     charge = Charge(
@@ -227,8 +214,8 @@ async def start(
         details=source.details,
         scenario=scenario or source.scenario,
         customer_present=source.customer_present,
+        return_url=f"{rt.settings.base_url}/payments/{payment_id}/return",
     )
-    outcome = await processor.authorize(charge)
     payment: dict[str, Any] = {
         "id": payment_id,
         **scope.kw(),
@@ -242,12 +229,15 @@ async def start(
         "currency": currency,
         "amount_captured": 0,
         "amount_refunded": 0,
+        "refund_reserved": 0,
         "capture_requested": capture,
         "payment_details": dict(source.summary),
         "card_fingerprint": source.fingerprint,
         "card_reference": card_reference,
-        "processor": processor.name,
+        "processor": processor_name,
         "processor_state": None,
+        "processor_reference": None,
+        "operation_id": operation_id,
         "failure_code": None,
         "customer_id": customer_id or source.customer_id,
         "description": description,
@@ -264,50 +254,67 @@ async def start(
         "updated_at": now,
         "captured_at": None,
     }
+    return payment, charge
+
+
+def authorize_changes(
+    rt: Runtime, payment: Mapping[Any, Any], outcome: Outcome, expiry_days: int | None
+) -> tuple[dict[str, Any], str | None]:
+    """Phase 3 of an attempt: what the processor's answer changes on the payment, and the
+    event it makes (None while the customer still has to act)."""
+    now = rt.clock()
     base = rt.settings.base_url
+    payment_id = payment["id"]
+    session_id = payment["session_id"]
+    reference = getattr(outcome, "reference", None) or payment["processor_reference"]
+    common = {"operation_id": None, "processor_reference": reference, "updated_at": now}
     if isinstance(outcome, NeedsAction):
-        payment["processor_state"] = outcome.state
-        page = "offsite" if PAYMENT_TYPES[source.payment_type].offsite else "three_d_secure"
+        page = "offsite" if PAYMENT_TYPES[payment["payment_type"]].offsite else "three_d_secure"
         redirect = outcome.redirect_url or f"{base}/{page}/{payment_id}"
-        payment["payment_details"]["redirect_url"] = redirect
-        await payment_store.insert(conn, payment)
-        return Attempt(payment, outcome, redirect)
+        details = {**payment["payment_details"], "redirect_url": redirect}
+        return {**common, "processor_state": outcome.state, "payment_details": details}, None
     if isinstance(outcome, AwaitingCustomer):
-        instructions = f"{base}/instructions/{payment_id}"
-        deadline = now + timedelta(days=source.expiry_days or 3)
-        payment.update(
-            status=states.AUTHORIZED,
-            payment_deadline=deadline,
-            completes_session=session["id"] if session is not None else None,
-            payment_details={
-                **payment["payment_details"],
-                **outcome.details,
-                "instructions_url": instructions,
-                **(
-                    {"payment_deadline": resources.timestamp(deadline)}
-                    if source.payment_type == "bank_transfer"
-                    else {}
-                ),
-            },
-        )
-        await payment_store.insert(conn, payment)
-        await record_event(conn, payment, "payment.authorized", now)
-        return Attempt(payment, outcome, instructions)
-    payment.update(_settled(outcome, amount, now, session))
-    await payment_store.insert(conn, payment)
-    await record_event(conn, payment, _event_type(outcome), now, outcome)
-    return Attempt(payment, outcome)
+        deadline = now + timedelta(days=expiry_days or 3)
+        details = {
+            **payment["payment_details"],
+            **outcome.details,
+            "instructions_url": f"{base}/instructions/{payment_id}",
+            **(
+                {"payment_deadline": resources.timestamp(deadline)}
+                if payment["payment_type"] == "bank_transfer"
+                else {}
+            ),
+        }
+        changes = {
+            **common,
+            "status": states.AUTHORIZED,
+            "payment_deadline": deadline,
+            "completes_session": session_id,
+            "payment_details": details,
+        }
+        return changes, "payment.authorized"
+    return {**common, **_settled(outcome, payment["amount"], now, session_id)}, _event_type(outcome)
 
 
-def _settled(
-    outcome: Result, amount: int, now: datetime, session: Mapping[Any, Any] | None
-) -> dict[str, Any]:
+def redirect_of(payment: Mapping[Any, Any]) -> str | None:
+    """Where the customer's browser goes next for a payment not settled at once."""
+    details = payment["payment_details"]
+    if payment["status"] == states.PENDING:
+        return details.get("redirect_url")
+    if PAYMENT_TYPES[payment["payment_type"]].kind == "cash" and payment["status"] == (
+        states.AUTHORIZED
+    ):
+        return details.get("instructions_url")
+    return None
+
+
+def _settled(outcome: Result, amount: int, now: datetime, session_id: str | None) -> dict[str, Any]:
     if isinstance(outcome, Approved):
         return {
             "status": states.CAPTURED if outcome.captured else states.AUTHORIZED,
             "amount_captured": amount if outcome.captured else 0,
             "captured_at": now if outcome.captured else None,
-            "completes_session": session["id"] if session is not None else None,
+            "completes_session": session_id,
             "processor_state": None,
             "updated_at": now,
         }
@@ -348,39 +355,18 @@ async def record_event(
     audit.payment_event(payment, event_type, reason)
 
 
-async def finish(
-    conn: AsyncConnection,
-    rt: Runtime,
-    payment: Mapping[Any, Any],
-    answer: str | None,
-    *,
-    session: Mapping[Any, Any] | None = None,
-    refuse: Declined | None = None,
-) -> Attempt:
-    """Complete a pending payment after the customer acted (3-D Secure, wallet page).
-
-    `refuse` fails it without asking the processor (e.g. its session was paid meanwhile).
-    The caller holds the locks; the payment must still be pending.
-    """
-    now = rt.clock()
-    outcome: Result
-    if refuse is not None:
-        outcome = refuse
-    else:
-        processor = rt.processor(payment["livemode"])
-        charge = Charge(
-            payment["id"],
-            payment["amount"] + payment["tax"],
-            payment["currency"],
-            payment["payment_type"],
-            payment["capture_requested"],
-        )
-        outcome = await processor.complete(charge, payment["processor_state"] or "", answer)
-    changes = _settled(outcome, payment["amount"], now, session)
+def complete_changes(rt: Runtime, payment: Mapping[Any, Any], outcome: Result) -> dict[str, Any]:
+    """What finishing a 3-D Secure or wallet payment changes (phase 3 of `complete`)."""
+    changes = _settled(outcome, payment["amount"], rt.clock(), payment["session_id"])
     details = {k: v for k, v in payment["payment_details"].items() if k != "redirect_url"}
-    changes["payment_details"] = details
-    if not await payment_store.move(conn, payment["id"], states.PENDING, changes):
-        raise InvalidParameter("This payment is no longer waiting for the customer.")
-    updated = {**payment, **changes}
-    await record_event(conn, updated, _event_type(outcome), now, outcome)
-    return Attempt(updated, outcome)
+    reference = getattr(outcome, "reference", None) or payment["processor_reference"]
+    return {
+        **changes,
+        "payment_details": details,
+        "operation_id": None,
+        "processor_reference": reference,
+    }
+
+
+def event_of(outcome: Result) -> str:
+    return _event_type(outcome)

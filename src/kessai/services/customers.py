@@ -19,8 +19,9 @@ from kessai.schemas.requests import (
     PaymentDetailsType,
     parse,
 )
-from kessai.services import cards
+from kessai.services import cards, phases
 from kessai.services.charging import Scope, Source, resolve_source
+from kessai.services.phases import Done, Plan
 from kessai.services.runtime import Caller, Runtime
 from kessai.store import customers as store
 from kessai.store import events, rows
@@ -31,32 +32,51 @@ def scope_of(caller: Caller) -> Scope:
     return Scope(caller.merchant_id, caller.livemode)
 
 
-async def _card_fields(rt: Runtime, scope: Scope, card: Card | Source) -> dict[str, Any] | Declined:
-    """Check and vault a card (or take a token's vaulted card): the columns to store, or
-    the processor's decline."""
-    if isinstance(card, Source):  # a token: already vaulted by the processor
-        return {
-            "source": {k: card.summary[k] for k in ("brand", "last_four_digits", "month", "year")},
-            "card_reference": card.card_reference,
-            "card_fingerprint": card.fingerprint,
-        }
-    vaulted = await rt.processor(scope.livemode).vault(card, verify=True)
-    if isinstance(vaulted, Declined):
-        return vaulted
+Fields = dict[str, Any] | Declined | None
+
+
+def _token_fields(source: Source) -> dict[str, Any]:
+    """A token's card, vaulted by the processor already: the columns to store."""
+    return {
+        "source": {k: source.summary[k] for k in ("brand", "last_four_digits", "month", "year")},
+        "card_reference": source.card_reference,
+        "card_fingerprint": source.fingerprint,
+    }
+
+
+async def vault_details(rt: Runtime, scope: Scope, details: Any) -> Fields:
+    """Card details to save, checked and vaulted (verified) before any transaction: the
+    columns to store, or the processor's decline. A token id (a string) is left for the
+    transaction, which consumes it."""
+    if details is None or isinstance(details, str):
+        return None
+    card = parse_card(details, rt)
+    reference = await phases.vault(rt, scope.merchant_id, scope.livemode, card, verify=True)
+    if isinstance(reference, Declined):
+        return reference
     summary = cards.summary(card, None)
     return {
         "source": {k: summary[k] for k in ("brand", "last_four_digits", "month", "year")},
-        "card_reference": vaulted.reference,
+        "card_reference": reference,
         "card_fingerprint": cards.fingerprint(rt.secret, card),
     }
 
 
-async def card_of(conn: AsyncConnection, rt: Runtime, scope: Scope, details: Any) -> Card | Source:
-    """The card to save: card details, or a token id (consumed here)."""
+async def fields_in(
+    conn: AsyncConnection, rt: Runtime, scope: Scope, details: Any, vaulted: Fields
+) -> Fields:
+    """Inside the transaction: a token id's card (consuming the token), else `vaulted`."""
     if isinstance(details, str):
-        return await resolve_source(
-            conn, rt, scope, payment_details=details, allowed_types=["credit_card"]
+        return _token_fields(
+            await resolve_source(
+                conn, rt, scope, payment_details=details, allowed_types=["credit_card"]
+            )
         )
+    return vaulted
+
+
+def parse_card(details: Any, rt: Runtime) -> Card:
+    """Card details as a `Card` (checked), or the error naming what is wrong."""
     if not isinstance(details, dict):
         raise InvalidParameter("payment_details must be card details", param="payment_details")
     ptype = parse(PaymentDetailsType, details, prefix="payment_details").type
@@ -75,7 +95,7 @@ async def save(
     *,
     customer_id: str | None,
     params: CustomerParams,
-    card: Card | Source | None,
+    card: Fields,
     scenario: str | None = None,
     create_with_id: str | None = None,
 ) -> RowMapping | Declined:
@@ -89,11 +109,10 @@ async def save(
     values: dict[str, Any] = {
         k: v for k, v in params.model_dump(exclude={"payment_details"}).items() if v is not None
     }
+    if isinstance(card, Declined):
+        return card
     if card is not None:
-        fields = await _card_fields(rt, scope, card)
-        if isinstance(fields, Declined):
-            return fields
-        values.update(fields)
+        values.update(card)
     if existing is None:
         new_id_ = create_with_id or new_id()
         values = {
@@ -135,25 +154,33 @@ async def _event(conn: AsyncConnection, row: Mapping[Any, Any], event_type: str,
 
 
 async def create(
-    conn: AsyncConnection, rt: Runtime, caller: Caller, params: CustomerParams, scenario: str | None
-) -> RowMapping | Declined:
+    rt: Runtime, caller: Caller, params: CustomerParams, scenario: str | None
+) -> Plan[RowMapping | Declined]:
     scope = scope_of(caller)
-    card = None
-    if params.payment_details is not None:
-        card = await card_of(conn, rt, scope, params.payment_details)
-    return await save(
-        conn, rt, scope, customer_id=None, params=params, card=card, scenario=scenario
-    )
+    vaulted = await vault_details(rt, scope, params.payment_details)
+
+    async def prepare(conn: AsyncConnection) -> Done[RowMapping | Declined]:
+        card = await fields_in(conn, rt, scope, params.payment_details, vaulted)
+        return Done(
+            await save(
+                conn, rt, scope, customer_id=None, params=params, card=card, scenario=scenario
+            )
+        )
+
+    return Plan(prepare, phases.never)
 
 
 async def update(
-    conn: AsyncConnection, rt: Runtime, caller: Caller, customer_id: str, params: CustomerParams
-) -> RowMapping | Declined:
+    rt: Runtime, caller: Caller, customer_id: str, params: CustomerParams
+) -> Plan[RowMapping | Declined]:
     scope = scope_of(caller)
-    card = None
-    if params.payment_details is not None:
-        card = await card_of(conn, rt, scope, params.payment_details)
-    return await save(conn, rt, scope, customer_id=customer_id, params=params, card=card)
+    vaulted = await vault_details(rt, scope, params.payment_details)
+
+    async def prepare(conn: AsyncConnection) -> Done[RowMapping | Declined]:
+        card = await fields_in(conn, rt, scope, params.payment_details, vaulted)
+        return Done(await save(conn, rt, scope, customer_id=customer_id, params=params, card=card))
+
+    return Plan(prepare, phases.never)
 
 
 async def get(conn: AsyncConnection, caller: Caller, customer_id: str) -> RowMapping:

@@ -99,7 +99,7 @@ async def run(
         async with rt.db.transaction() as conn:
             key_id = None
             if key is not None and claim_first:
-                key_id, replay = await _claim(rt, conn, caller, key)
+                key_id, replay = await claim(rt, conn, caller, key)
                 if replay is not None:
                     return replay
             rendered = render(await operation(conn))
@@ -114,16 +114,25 @@ async def run(
         return await run(rt, caller, key, operation, render)
     except KessaiError as exc:
         rendered = render_error(exc)
-        if key is not None and exc.status < 500 and not isinstance(exc, _KeyError):
-            rendered = await _store_error(rt, caller, key, rendered)
+        if key is not None and exc.status < 500 and not isinstance(exc, KeyMisuse):
+            rendered = await store_error(rt, caller, key, rendered)
         return rendered
+
+
+class Resume(Exception):
+    """The key is an unfinished request's recovery point: its processor operation."""
+
+    def __init__(self, key_id: int, operation_id: str) -> None:
+        super().__init__(operation_id)
+        self.key_id = key_id
+        self.operation_id = operation_id
 
 
 class _KeyTaken(Exception):
     """The key was written by another request meanwhile: undo this one's work."""
 
 
-class _KeyError(InvalidParameter):
+class KeyMisuse(InvalidParameter):
     """A problem with the idempotency key itself: never stored under it."""
 
 
@@ -148,7 +157,7 @@ async def _claim_with(
     return key_id is not None
 
 
-async def _claim(
+async def claim(
     rt: Runtime, conn: AsyncConnection, caller: Caller, key: IdempotencyKey
 ) -> tuple[int | None, Rendered | None]:
     now = rt.clock()
@@ -165,6 +174,14 @@ async def _claim(
     row = await idempotency.existing(
         conn, merchant_id=caller.merchant_id, livemode=caller.livemode, key=key.key
     )
+    if (
+        row is not None
+        and row["status_code"] is None
+        and row["operation_id"] is not None
+        and row["fingerprint"] == key.fingerprint
+    ):
+        # The first request stopped after its processor call began: carry that on.
+        raise Resume(int(row["id"]), row["operation_id"])
     if row is None or row["status_code"] is None:
         raise _KeyConflict(
             "A request with this X-KOMOJU-IDEMPOTENCY key is still being processed; "
@@ -173,9 +190,9 @@ async def _claim(
     if now - row["created_at"] > KEY_TTL:
         # An expired key is forgotten: take it over for this request.
         await idempotency.forget(conn, row["id"])
-        return await _claim(rt, conn, caller, key)
+        return await claim(rt, conn, caller, key)
     if row["fingerprint"] != key.fingerprint:
-        raise _KeyError(
+        raise KeyMisuse(
             "This X-KOMOJU-IDEMPOTENCY key was already used for a different request; "
             "use a new key for a new request.",
             param="X-KOMOJU-IDEMPOTENCY",
@@ -183,16 +200,18 @@ async def _claim(
     return None, (int(row["status_code"]), bytes(row["body"]))
 
 
-async def _store_error(
+async def store_error(
     rt: Runtime, caller: Caller, key: IdempotencyKey, rendered: Rendered
 ) -> Rendered:
     try:
         async with rt.db.transaction() as conn:
-            key_id, replay = await _claim(rt, conn, caller, key)
+            key_id, replay = await claim(rt, conn, caller, key)
             if replay is not None:
                 return replay
             if key_id is not None:
                 await idempotency.finish(conn, key_id, *rendered)
     except KessaiError as exc:
         return render_error(exc)
+    except Resume:  # the key is another request's recovery point: store nothing under it
+        return rendered
     return rendered

@@ -8,7 +8,7 @@ capture twice, refund more than was captured, or cancel a captured payment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from kessai.errors import (
 )
 from kessai.ids import new_id
 from kessai.observe import audit
-from kessai.processors.base import Declined, Transaction
+from kessai.processors.base import Declined
 from kessai.schemas.requests import (
     CapturePayment,
     CreatePayment,
@@ -35,13 +35,14 @@ from kessai.schemas.requests import (
     RefundPayment,
     UpdatePayment,
 )
-from kessai.services import charging
+from kessai.services import charging, outcomes, phases
 from kessai.services.charging import Scope
+from kessai.services.phases import Intent, Plan
 from kessai.services.runtime import Caller, Runtime
 from kessai.store import payments as store
 from kessai.store import rows
 from kessai.store.tables import payments as table
-from kessai.store.tables import refund_requests, refunds
+from kessai.store.tables import refund_requests
 
 
 @dataclass(frozen=True)
@@ -75,46 +76,70 @@ async def get(conn: AsyncConnection, caller: Caller, payment_id: str) -> Payment
     return await view(conn, row)
 
 
-async def create(
-    conn: AsyncConnection,
-    rt: Runtime,
-    caller: Caller,
-    params: CreatePayment,
-    scenario: str | None,
-) -> PaymentView:
+def create(
+    rt: Runtime, caller: Caller, params: CreatePayment, scenario: str | None
+) -> Plan[PaymentView]:
     scope = _scope(caller)
     charging.check_scenario(scenario, caller.livemode)
-    supported = rt.processor(caller.livemode).supported_types
-    allowed = [
-        slug
-        for slug, ptype in PAYMENT_TYPES.items()
-        if slug in supported and serves(ptype, params.currency, "payment")
-    ]
-    source = await charging.resolve_source(
-        conn,
-        rt,
-        scope,
-        payment_details=params.payment_details,
-        customer_id=params.customer,
-        allowed_types=allowed,
-    )
-    attempt = await charging.start(
-        conn,
-        rt,
-        scope,
-        source,
-        amount=params.amount,
-        currency=params.currency,
-        capture=params.capture,
-        locale=params.locale,
-        description=params.description,
-        external_order_num=params.external_order_num,
-        metadata=params.metadata,
-        tax=params.tax,
-        scenario=scenario,
-        return_url=params.return_url,
-    )
-    return PaymentView(attempt.payment, [], [], attempt.decline)
+
+    async def prepare(conn: AsyncConnection) -> Intent:
+        processor = await rt.processor(caller.merchant_id, caller.livemode)
+        allowed = [
+            slug
+            for slug, ptype in PAYMENT_TYPES.items()
+            if slug in processor.supported_types and serves(ptype, params.currency, "payment")
+        ]
+        source = await charging.resolve_source(
+            conn,
+            rt,
+            scope,
+            payment_details=params.payment_details,
+            customer_id=params.customer,
+            allowed_types=allowed,
+        )
+        operation_id = new_id()
+        payment, charge = charging.pending_payment(
+            rt,
+            scope,
+            source,
+            processor.name,
+            operation_id=operation_id,
+            amount=params.amount,
+            currency=params.currency,
+            capture=params.capture,
+            locale=params.locale,
+            description=params.description,
+            external_order_num=params.external_order_num,
+            metadata=params.metadata,
+            tax=params.tax,
+            scenario=scenario,
+            return_url=params.return_url,
+        )
+        await store.insert(conn, payment)
+        return Intent(
+            processor,
+            phases.new_operation(
+                rt,
+                processor,
+                "authorize",
+                **scope.kw(),
+                operation_id=operation_id,
+                payment_id=payment["id"],
+                amount=charge.amount,
+                request={"expiry_days": source.expiry_days},
+            ),
+            lambda p, call: p.authorize(call, charge),
+        )
+
+    return Plan(prepare, present)
+
+
+async def present(conn: AsyncConnection, operation: Mapping[Any, Any]) -> PaymentView:
+    """A payment operation's answer: the payment as it is now, with the decline if any."""
+    row = await store.get(conn, operation["payment_id"])
+    assert row is not None
+    found = await view(conn, row)
+    return PaymentView(row, found.refunds, found.refund_requests, outcomes.decline_of(operation))
 
 
 async def update(
@@ -139,115 +164,112 @@ async def update(
     return await view(conn, row)
 
 
-def _tx(row: Mapping[Any, Any]) -> Transaction:
-    return Transaction(row["id"], row["payment_type"], row["amount"], row["currency"])
+def _moving(
+    rt: Runtime,
+    caller: Caller,
+    payment_id: str,
+    kind: str,
+    check: Callable[[Mapping[Any, Any]], int | None],
+    scenario: str | None,
+    request: dict[str, Any] | None = None,
+) -> Plan[PaymentView]:
+    """Capture, refund or cancel: check the state machine and hold the payment (phase 1),
+    ask the processor (phase 2); `outcomes.apply` moves it (phase 3)."""
+    charging.check_scenario(scenario, caller.livemode)
+
+    async def prepare(conn: AsyncConnection) -> Intent:
+        row = await _locked(conn, caller, payment_id)
+        amount = check(row)
+        if row["operation_id"] is not None:
+            raise phases.Busy()
+        operation_id = new_id()
+        if kind == "refund":
+            assert amount is not None
+            if not await store.reserve_refund(conn, payment_id, amount):
+                raise NotRefundable("The refund would exceed the captured amount.")
+        elif not await store.hold(conn, payment_id, (row["status"],), operation_id):
+            raise phases.Busy()
+        processor = await rt.processor(row["merchant_id"], row["livemode"])
+        tx = outcomes.transaction(row, scenario)
+        invoke: phases.Invoke
+        if kind == "capture":
+            invoke = lambda p, call: p.capture(call, tx, amount or 0)  # noqa: E731
+        elif kind == "refund":
+            invoke = lambda p, call: p.refund(call, tx, amount or 0)  # noqa: E731
+        else:
+            invoke = lambda p, call: p.cancel(call, tx)  # noqa: E731
+        operation = phases.new_operation(
+            rt,
+            processor,
+            kind,
+            **_scope(caller).kw(),
+            operation_id=operation_id,
+            payment_id=payment_id,
+            amount=amount,
+            request={"scenario": scenario, **(request or {})},
+        )
+        return Intent(processor, operation, invoke)
+
+    return Plan(prepare, present)
 
 
-async def capture(
-    conn: AsyncConnection, rt: Runtime, caller: Caller, payment_id: str, params: CapturePayment
-) -> PaymentView:
-    row = await _locked(conn, caller, payment_id)
-    if row["status"] != states.AUTHORIZED or PAYMENT_TYPES[row["payment_type"]].kind == "cash":
-        raise NotCapturable(
-            f"Only an authorized card or wallet payment can be captured; this one is "
-            f"{row['status']} ({row['payment_type']})."
-        )
-    amount = params.amount if params.amount is not None else row["amount"]
-    if not 0 < amount <= row["amount"]:
-        raise InvalidParameter(
-            f"amount must be between 1 and the authorized amount ({row['amount']})",
-            param="amount",
-        )
-    result = await rt.processor(row["livemode"]).capture(_tx(row), amount)
-    if isinstance(result, Declined):
-        return PaymentView(row, [], [], result)
-    now = rt.clock()
-    changes = {
-        "status": states.CAPTURED,
-        "amount_captured": amount,
-        "captured_at": now,
-        "updated_at": now,
-    }
-    if not await store.move(conn, payment_id, states.AUTHORIZED, changes):
-        raise NotCapturable("This payment is no longer authorized.")
-    row = {**row, **changes}
-    await charging.record_event(conn, row, "payment.captured", now)
-    return await view(conn, row)
+def capture(
+    rt: Runtime, caller: Caller, payment_id: str, params: CapturePayment, scenario: str | None
+) -> Plan[PaymentView]:
+    def check(row: Mapping[Any, Any]) -> int:
+        if row["status"] != states.AUTHORIZED or PAYMENT_TYPES[row["payment_type"]].kind == "cash":
+            raise NotCapturable(
+                f"Only an authorized card or wallet payment can be captured; this one is "
+                f"{row['status']} ({row['payment_type']})."
+            )
+        amount = params.amount if params.amount is not None else row["amount"]
+        if not 0 < amount <= row["amount"]:
+            raise InvalidParameter(
+                f"amount must be between 1 and the authorized amount ({row['amount']})",
+                param="amount",
+            )
+        return int(amount)
+
+    return _moving(rt, caller, payment_id, "capture", check, scenario)
 
 
-async def refund(
-    conn: AsyncConnection, rt: Runtime, caller: Caller, payment_id: str, params: RefundPayment
-) -> PaymentView:
-    row = await _locked(conn, caller, payment_id)
-    if row["status"] != states.CAPTURED:
-        raise NotRefundable(
-            f"Only a captured payment can be refunded; this one is {row['status']}."
-        )
-    if PAYMENT_TYPES[row["payment_type"]].kind == "cash":
-        raise NotRefundable(
-            "Cash payments (konbini, bank transfer, Pay-easy) are refunded to a bank account: "
-            "use POST /payments/{id}/refund_request."
-        )
-    left = row["amount_captured"] + row["tax"] - row["amount_refunded"]
-    amount = params.amount if params.amount is not None else left
-    if not 0 < amount <= left:
-        raise NotRefundable(
-            f"The refund amount must be between 1 and what is left to refund ({left})."
-        )
-    result = await rt.processor(row["livemode"]).refund(_tx(row), amount)
-    if isinstance(result, Declined):
-        return PaymentView(row, [], [], result)
-    now = rt.clock()
-    full = amount == left
-    extra = {"status": states.REFUNDED} if full else {}
-    if not await store.add_refund(conn, payment_id, amount, {"updated_at": now, **extra}):
-        raise NotRefundable("The refund would exceed the captured amount.")
-    await rows.insert(
-        conn,
-        refunds,
-        {
-            "id": new_id(),
-            "payment_id": payment_id,
-            "amount": amount,
-            "currency": row["currency"],
-            "description": params.description,
-            "created_at": now,
-        },
+def refund(
+    rt: Runtime, caller: Caller, payment_id: str, params: RefundPayment, scenario: str | None
+) -> Plan[PaymentView]:
+    def check(row: Mapping[Any, Any]) -> int:
+        if row["status"] != states.CAPTURED:
+            raise NotRefundable(
+                f"Only a captured payment can be refunded; this one is {row['status']}."
+            )
+        if PAYMENT_TYPES[row["payment_type"]].kind == "cash":
+            raise NotRefundable(
+                "Cash payments (konbini, bank transfer, Pay-easy) are refunded to a bank "
+                "account: use POST /payments/{id}/refund_request."
+            )
+        left = row["amount_captured"] + row["tax"] - row["amount_refunded"] - row["refund_reserved"]
+        amount = params.amount if params.amount is not None else left
+        if not 0 < amount <= left:
+            raise NotRefundable(
+                f"The refund amount must be between 1 and what is left to refund ({left})."
+            )
+        return int(amount)
+
+    return _moving(
+        rt, caller, payment_id, "refund", check, scenario, {"description": params.description}
     )
-    refunded = await store.get(conn, payment_id)
-    assert refunded is not None
-    result_view = await view(conn, refunded)
-    for event_type in ("payment.refund.created", *(["payment.refunded"] if full else [])):
-        await charging.record_event(
-            conn,
-            refunded,
-            event_type,
-            now,
-            refunds=result_view.refunds,
-            refund_requests=result_view.refund_requests,
-        )
-    audit.refunded(refunded, amount, full=full)
-    return result_view
 
 
-async def cancel(
-    conn: AsyncConnection, rt: Runtime, caller: Caller, payment_id: str
-) -> PaymentView:
-    row = await _locked(conn, caller, payment_id)
-    if row["status"] not in (states.PENDING, states.AUTHORIZED):
-        raise NotCancellable(
-            f"Only a pending or authorized payment can be cancelled; this one is {row['status']}."
-        )
-    result = await rt.processor(row["livemode"]).cancel(_tx(row))
-    if isinstance(result, Declined):
-        return PaymentView(row, [], [], result)
-    now = rt.clock()
-    changes = {"status": states.CANCELLED, "processor_state": None, "updated_at": now}
-    if not await store.move(conn, payment_id, row["status"], changes):
-        raise NotCancellable("This payment changed while it was being cancelled; retry.")
-    row = {**row, **changes}
-    await charging.record_event(conn, row, "payment.cancelled", now)
-    return await view(conn, row)
+def cancel(
+    rt: Runtime, caller: Caller, payment_id: str, scenario: str | None = None
+) -> Plan[PaymentView]:
+    def check(row: Mapping[Any, Any]) -> None:
+        if row["status"] not in (states.PENDING, states.AUTHORIZED):
+            raise NotCancellable(
+                f"Only a pending or authorized payment can be cancelled; this one is "
+                f"{row['status']}."
+            )
+
+    return _moving(rt, caller, payment_id, "cancel", check, scenario)
 
 
 async def refund_request(
@@ -331,7 +353,8 @@ async def customer_paid(conn: AsyncConnection, rt: Runtime, payment_id: str) -> 
         "captured_at": now,
         "updated_at": now,
     }
-    await store.move(conn, payment_id, states.AUTHORIZED, changes)
+    if not await store.move(conn, payment_id, states.AUTHORIZED, changes):
+        raise NotCapturable("This payment is being cancelled; it is no longer waiting for cash.")
     row = {**row, **changes}
     await charging.record_event(conn, row, "payment.captured", now)
     return await view(conn, row)

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from kessai.errors import ProcessorUnavailable
 from kessai.processors.base import Processor
+from kessai.processors.directory import Directory
 from kessai.settings import Settings
 from kessai.store.coalesce import Coalescer
 from kessai.store.db import Database
@@ -68,8 +68,7 @@ class Runtime:
     settings: Settings
     db: Database
     secret: bytes  # server secret: card fingerprints, CSRF tokens
-    test_processor: Processor
-    live_processor: Processor | None = None
+    processors: Directory
     clock: Callable[[], datetime] = field(default=utcnow)
     keys: KeyCache = field(default_factory=lambda: KeyCache(30.0))
     # Rate limits and the negative cache of unknown keys (the HTTP server's; None elsewhere).
@@ -86,12 +85,6 @@ class Runtime:
             coalescer = self._coalescers[fetch] = Coalescer(partial(fetch, self))
         return coalescer
 
-    def processor(self, livemode: bool) -> Processor:
-        if not livemode:
-            return self.test_processor
-        if self.live_processor is None:
-            raise ProcessorUnavailable(
-                "No live processor is configured on this kessai server; live-mode keys "
-                "cannot move money. Use test-mode keys, or configure a live processor."
-            )
-        return self.live_processor
+    async def processor(self, merchant_id: str, livemode: bool) -> Processor:
+        """The processor of this merchant's mode (`ProcessorUnavailable` if none)."""
+        return await self.processors.get(merchant_id, livemode)

@@ -24,8 +24,9 @@ from kessai.errors import InvalidParameter, InvalidPaymentType, NotFound, Sessio
 from kessai.ids import new_id
 from kessai.processors.base import Declined
 from kessai.schemas.requests import CreateSession, PaySession
-from kessai.services import charging
+from kessai.services import charging, execute, outcomes, phases
 from kessai.services.customers import store_card
+from kessai.services.phases import Busy, Done, Intent, Plan
 from kessai.services.runtime import Caller, Runtime
 from kessai.store import customers as customer_store
 from kessai.store import payments as payment_store
@@ -65,7 +66,7 @@ async def create(
     params: CreateSession,
     scenario: str | None = None,
 ) -> SessionView:
-    processor = rt.processor(caller.livemode)
+    processor = await rt.processor(caller.merchant_id, caller.livemode)
     offered = rules.offered_types(
         params.payment_types, params.currency, params.mode, processor.supported_types
     )
@@ -175,17 +176,22 @@ async def _views(rt: Runtime, session_ids: list[str]) -> dict[str, SessionView]:
     }
 
 
-async def cancel(
-    conn: AsyncConnection, rt: Runtime, caller: Caller, session_id: str
-) -> SessionView:
-    row = await session_store.get(conn, session_id, **_scope(caller), lock=True)
-    if row is None:
-        raise NotFound(f"No session {session_id!r} exists for this merchant and mode.")
-    if rules.check_cancellable(row["status"]):
-        await session_store.cancel(conn, session_id, rt.clock())
-        row = await session_store.get(conn, session_id)
-        assert row is not None
-    return await _view(conn, row)
+def cancel(rt: Runtime, caller: Caller, session_id: str) -> Plan[SessionView]:
+    """Cancel a pending session (waiting first for a payment attempt in flight)."""
+
+    async def prepare(conn: AsyncConnection) -> Done[SessionView]:
+        row = await session_store.get(conn, session_id, **_scope(caller), lock=True)
+        if row is None:
+            raise NotFound(f"No session {session_id!r} exists for this merchant and mode.")
+        if rules.check_cancellable(row["status"]):
+            if row["operation_id"] is not None:
+                raise Busy()
+            await session_store.cancel(conn, session_id, rt.clock())
+            row = await session_store.get(conn, session_id)
+            assert row is not None
+        return Done(await _view(conn, row))
+
+    return Plan(prepare, phases.never)
 
 
 def return_url_for(row: Mapping[Any, Any], base_url: str) -> str:
@@ -200,76 +206,151 @@ def return_url_for(row: Mapping[Any, Any], base_url: str) -> str:
 
 
 async def pay(
-    conn: AsyncConnection,
     rt: Runtime,
     caller: Caller | None,
     session_id: str,
     request: PaySession,
     *,
     locale: str | None = None,
-) -> PayResult:
-    """Pay (or, in customer modes, register a card on) a session, exactly once."""
+) -> Plan[PayResult]:
+    """Pay (or, in customer modes, register a card on) a session, exactly once.
+
+    A card to keep (customer modes) is vaulted first, before any transaction; then phase 1
+    holds the session for this one attempt and records the payment `pending`.
+    """
     scope = _scope(caller) if caller else {}
-    row = await session_store.get(conn, session_id, **scope, lock=True)
-    if row is None:
+    found = await execute.read(rt, lambda conn: session_store.get(conn, session_id, **scope))
+    if found is None:
         raise NotFound(f"No session {session_id!r} exists for this merchant and mode.")
-    now = rt.clock()
-    rules.check_payable(row["status"], row["expires_at"], now)
-    owner = charging.Scope(row["merchant_id"], row["livemode"])
-    source = await charging.resolve_source(
-        conn,
-        rt,
-        owner,
-        payment_details=request.payment_details,
-        allowed_types=row["payment_types"],
-        email=row["email"],
-    )
-    card_reference = None
-    if row["mode"] in rules.CUSTOMER_MODES:
-        if source.card is None and source.card_reference is None:
-            raise InvalidPaymentType(
-                "payment_details: only a card can be saved on a customer",
-                param="payment_details[type]",
-            )
-        vaulted = await _vault(rt, row, source)
-        if isinstance(vaulted, Declined):
-            return PayResult(SessionView(row, None), None, None, vaulted)
-        card_reference = vaulted
-        if row["mode"] == "customer":
-            await _save_customer(conn, rt, row, source, card_reference)
-            return await _completed(conn, rt, row, None, now)
-    payment_data = row["payment_data"] or {}
-    attempt = await charging.start(
-        conn,
-        rt,
-        owner,
-        source,
-        amount=row["amount"],
-        currency=row["currency"],
-        capture=(request.capture or payment_data.get("capture", "auto")) == "auto",
-        locale=locale or row["default_locale"],
-        session=row,
-        external_order_num=row["external_order_num"],
-        metadata=row["metadata"],
-        mcc=payment_data.get("mcc"),
-        scenario=row["scenario"],
-        card_reference=card_reference,
-        customer_id=row["customer_id"],
-    )
-    return await _after(conn, rt, row, attempt, now)
+    rules.check_payable(found["status"], found["expires_at"], rt.clock())
+    owner = charging.Scope(found["merchant_id"], found["livemode"])
+    card_reference: str | Declined | None = None
+    if found["mode"] in rules.CUSTOMER_MODES and isinstance(request.payment_details, dict):
+        # Checked here only to vault it; phase 1 checks it again with the session locked.
+        source = await execute.read(
+            rt,
+            lambda conn: charging.resolve_source(
+                conn,
+                rt,
+                owner,
+                payment_details=request.payment_details,
+                allowed_types=found["payment_types"],
+                email=found["email"],
+            ),
+        )
+        card_reference = await _vault(rt, found, source)
+
+    async def prepare(conn: AsyncConnection) -> Intent | Done[PayResult]:
+        row = await session_store.get(conn, session_id, **scope, lock=True)
+        if row is None:
+            raise NotFound(f"No session {session_id!r} exists for this merchant and mode.")
+        now = rt.clock()
+        rules.check_payable(row["status"], row["expires_at"], now)
+        if row["operation_id"] is not None:
+            raise Busy()
+        processor = await rt.processor(row["merchant_id"], row["livemode"])
+        source = await charging.resolve_source(
+            conn,
+            rt,
+            owner,
+            payment_details=request.payment_details,
+            allowed_types=row["payment_types"],
+            email=row["email"],
+        )
+        reference = card_reference
+        if row["mode"] in rules.CUSTOMER_MODES:
+            if source.card is None and source.card_reference is None:
+                raise InvalidPaymentType(
+                    "payment_details: only a card can be saved on a customer",
+                    param="payment_details[type]",
+                )
+            if isinstance(reference, Declined):
+                return Done(PayResult(SessionView(row, None), None, None, reference))
+            reference = reference or source.card_reference
+            if row["mode"] == "customer":
+                assert reference is not None
+                await save_customer(conn, rt, row, source, reference)
+                return Done(await _completed(conn, rt, row, None, now))
+        operation_id = new_id()
+        if not await session_store.hold(conn, session_id, operation_id):
+            raise SessionNotPayable("This session has already been completed.")
+        payment_data = row["payment_data"] or {}
+        payment, charge = charging.pending_payment(
+            rt,
+            owner,
+            source,
+            processor.name,
+            operation_id=operation_id,
+            amount=row["amount"],
+            currency=row["currency"],
+            capture=(request.capture or payment_data.get("capture", "auto")) == "auto",
+            locale=locale or row["default_locale"],
+            session=row,
+            external_order_num=row["external_order_num"],
+            metadata=row["metadata"],
+            mcc=payment_data.get("mcc"),
+            scenario=row["scenario"],
+            card_reference=reference if isinstance(reference, str) else None,
+            customer_id=row["customer_id"],
+        )
+        await payment_store.insert(conn, payment)
+        operation = phases.new_operation(
+            rt,
+            processor,
+            "authorize",
+            **owner.kw(),
+            operation_id=operation_id,
+            payment_id=payment["id"],
+            session_id=session_id,
+            amount=charge.amount,
+            request={"expiry_days": source.expiry_days},
+        )
+        return Intent(processor, operation, lambda p, call: p.authorize(call, charge))
+
+    return Plan(prepare, presenter(rt))
 
 
-async def _vault(rt: Runtime, row: Mapping[Any, Any], source: charging.Source) -> str | Declined:
+def presenter(rt: Runtime) -> phases.Present[PayResult]:
+    return lambda conn, operation: present(conn, operation, rt.settings.base_url)
+
+
+async def present(conn: AsyncConnection, operation: Mapping[Any, Any], base_url: str) -> PayResult:
+    """What a payment attempt on a session (or a payment's own page) answers."""
+    payment = await payment_store.get(conn, operation["payment_id"])
+    assert payment is not None
+    decline = outcomes.decline_of(operation)
+    session = None
+    if payment["session_id"] is not None:
+        session = await session_store.get(conn, payment["session_id"])
+    if session is None:
+        redirect = charging.redirect_of(payment) or payment["return_url"]
+        return PayResult(SessionView({}, None), payment, redirect, decline)
+    if decline is not None or session["payment_id"] != payment["id"]:
+        return PayResult(
+            SessionView(session, None), payment, charging.redirect_of(payment), decline
+        )
+    redirect = charging.redirect_of(payment) or return_url_for(session, base_url)
+    return PayResult(SessionView(session, payment), payment, redirect)
+
+
+async def _vault(
+    rt: Runtime, row: Mapping[Any, Any], source: charging.Source
+) -> str | Declined | None:
     if source.card_reference is not None:
         return source.card_reference
-    assert source.card is not None
-    vaulted = await rt.processor(row["livemode"]).vault(
-        source.card, verify=row["mode"] == "customer", scenario=row["scenario"]
+    if source.card is None:
+        return None  # not a card: phase 1 refuses it
+    return await phases.vault(
+        rt,
+        row["merchant_id"],
+        row["livemode"],
+        source.card,
+        verify=row["mode"] == "customer",
+        scenario=row["scenario"],
     )
-    return vaulted if isinstance(vaulted, Declined) else vaulted.reference
 
 
-async def _save_customer(
+async def save_customer(
     conn: AsyncConnection,
     rt: Runtime,
     row: Mapping[Any, Any],
@@ -289,31 +370,6 @@ async def _save_customer(
         locale=row["default_locale"],
         currency=row["currency"],
     )
-
-
-async def _after(
-    conn: AsyncConnection,
-    rt: Runtime,
-    row: Mapping[Any, Any],
-    attempt: charging.Attempt,
-    now: datetime,
-) -> PayResult:
-    """Complete the session for a successful attempt; otherwise leave it pending."""
-    if attempt.decline is not None or not attempt.succeeded:
-        return PayResult(
-            SessionView(row, None), attempt.payment, attempt.redirect_url, attempt.decline
-        )
-    if row["mode"] == "customer_payment" and attempt.payment["card_reference"]:
-        source = charging.Source(
-            "credit_card",
-            attempt.payment["payment_details"],
-            fingerprint=attempt.payment["card_fingerprint"],
-        )
-        await _save_customer(conn, rt, row, source, attempt.payment["card_reference"])
-    result = await _completed(conn, rt, row, attempt.payment, now)
-    if attempt.redirect_url is not None:  # cash types: the instructions page comes first
-        return PayResult(result.session, result.payment, attempt.redirect_url)
-    return result
 
 
 async def _completed(
@@ -346,27 +402,55 @@ async def pending_action(conn: AsyncConnection, payment_id: str) -> RowMapping:
     return payment
 
 
-async def complete_action(
-    conn: AsyncConnection, rt: Runtime, payment_id: str, answer: str | None
-) -> PayResult:
+def complete_action(rt: Runtime, payment_id: str, answer: str | None) -> Plan[PayResult]:
     """The customer is back from 3-D Secure or a wallet: settle the payment (and session)."""
-    found = await pending_action(conn, payment_id)
-    row = None
-    if found["session_id"] is not None:  # lock order: session first, as pay() does
-        row = await session_store.get(conn, found["session_id"], lock=True)
-    payment = await payment_store.get(conn, payment_id, lock=True)
-    if payment is None or payment["status"] != payment_states.PENDING:
-        raise NotFound("This payment page is already finished.")
-    now = rt.clock()
-    if row is None:
-        attempt = await charging.finish(conn, rt, payment, answer)
-        return PayResult(
-            SessionView({}, None), attempt.payment, payment["return_url"], attempt.decline
+
+    async def prepare(conn: AsyncConnection) -> Intent | Done[PayResult]:
+        found = await pending_action(conn, payment_id)
+        row = None
+        if found["session_id"] is not None:  # lock order: session first, as pay() does
+            row = await session_store.get(conn, found["session_id"], lock=True)
+        payment = await payment_store.get(conn, payment_id, lock=True)
+        if payment is None or payment["status"] != payment_states.PENDING:
+            raise NotFound("This payment page is already finished.")
+        if payment["operation_id"] is not None or (row and row["operation_id"] is not None):
+            raise Busy()
+        operation_id = new_id()
+        if row is not None:
+            try:
+                rules.check_payable(row["status"], row["expires_at"], rt.clock())
+            except SessionNotPayable as exc:
+                return Done(await _refuse(conn, rt, payment, exc.message))
+            await session_store.hold(conn, row["id"], operation_id)
+        await payment_store.hold(conn, payment_id, (payment_states.PENDING,), operation_id)
+        processor = await rt.processor(payment["merchant_id"], payment["livemode"])
+        tx = outcomes.transaction(payment)
+        state = payment["processor_state"] or ""
+        operation = phases.new_operation(
+            rt,
+            processor,
+            "complete",
+            merchant_id=payment["merchant_id"],
+            livemode=payment["livemode"],
+            operation_id=operation_id,
+            payment_id=payment_id,
+            session_id=payment["session_id"],
+            amount=tx.amount,
+            request={"state": state, "answer": answer},
         )
-    refuse = None
-    try:
-        rules.check_payable(row["status"], row["expires_at"], now)
-    except SessionNotPayable as exc:
-        refuse = Declined("request_failed", exc.message)
-    attempt = await charging.finish(conn, rt, payment, answer, session=row, refuse=refuse)
-    return await _after(conn, rt, row, attempt, now)
+        return Intent(processor, operation, lambda p, call: p.complete(call, tx, state, answer))
+
+    return Plan(prepare, presenter(rt))
+
+
+async def _refuse(
+    conn: AsyncConnection, rt: Runtime, payment: Mapping[Any, Any], message: str
+) -> PayResult:
+    """Fail a payment whose session can no longer be paid, without asking the processor."""
+    decline = Declined("request_failed", message)
+    changes = charging.complete_changes(rt, payment, decline)
+    await payment_store.move(conn, payment["id"], payment_states.PENDING, changes)
+    updated = {**payment, **changes}
+    await charging.record_event(conn, updated, "payment.failed", rt.clock(), decline)
+    session = await session_store.get(conn, payment["session_id"])
+    return PayResult(SessionView(session or {}, None), updated, None, decline)

@@ -40,18 +40,21 @@ ACTION_LIFETIME = timedelta(days=1)
 
 def overdue(now: datetime) -> sa.ColumnElement[bool]:
     c = table.c
-    return sa.or_(
-        sa.and_(
-            c.status == states.AUTHORIZED,
-            c.payment_type.in_(CASH_TYPES),
-            c.payment_deadline <= now,
+    return sa.and_(
+        c.operation_id.is_(None),
+        sa.or_(
+            sa.and_(
+                c.status == states.AUTHORIZED,
+                c.payment_type.in_(CASH_TYPES),
+                c.payment_deadline <= now,
+            ),
+            sa.and_(
+                c.status == states.AUTHORIZED,
+                c.payment_type.not_in(CASH_TYPES),
+                c.created_at <= now - AUTHORIZATION_LIFETIME,
+            ),
+            sa.and_(c.status == states.PENDING, c.created_at <= now - ACTION_LIFETIME),
         ),
-        sa.and_(
-            c.status == states.AUTHORIZED,
-            c.payment_type.not_in(CASH_TYPES),
-            c.created_at <= now - AUTHORIZATION_LIFETIME,
-        ),
-        sa.and_(c.status == states.PENDING, c.created_at <= now - ACTION_LIFETIME),
     )
 
 

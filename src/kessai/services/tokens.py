@@ -7,12 +7,12 @@ from datetime import timedelta
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kessai.errors import InvalidParameter
 from kessai.ids import new_id
-from kessai.processors.base import Card, Declined
+from kessai.processors.base import Declined
 from kessai.schemas.requests import CreateToken
-from kessai.services import cards
-from kessai.services.customers import card_of, scope_of
+from kessai.services import cards, phases
+from kessai.services.customers import parse_card, scope_of
+from kessai.services.phases import Done, Plan
 from kessai.services.runtime import Caller, Runtime
 from kessai.store import tokens as store
 from kessai.store.tables import tokens as table
@@ -20,29 +20,31 @@ from kessai.store.tables import tokens as table
 TOKEN_LIFETIME = timedelta(hours=24)
 
 
-async def create(
-    conn: AsyncConnection, rt: Runtime, caller: Caller, params: CreateToken
-) -> RowMapping | Declined:
-    card = await card_of(conn, rt, scope_of(caller), params.payment_details)
-    if not isinstance(card, Card):
-        raise InvalidParameter("payment_details must be card details", param="payment_details")
-    vaulted = await rt.processor(caller.livemode).vault(card, verify=False)
-    if isinstance(vaulted, Declined):  # a processor may still refuse to store a card
-        return vaulted
-    now = rt.clock()
-    values = {
-        "id": new_id(),
-        **scope_of(caller).kw(),
-        "payment_type": "credit_card",
-        "payment_details": cards.summary(card, None),
-        "card_reference": vaulted.reference,
-        "card_fingerprint": cards.fingerprint(rt.secret, card),
-        "created_at": now,
-        "expires_at": now + TOKEN_LIFETIME,
-        "used_at": None,
-    }
-    await store.insert(conn, values)
-    return {**values}  # type: ignore[return-value]
+async def create(rt: Runtime, caller: Caller, params: CreateToken) -> Plan[RowMapping | Declined]:
+    """Vault the card (before any transaction), then keep the token."""
+    card = parse_card(params.payment_details, rt)
+    scope = scope_of(caller)
+    vaulted = await phases.vault(rt, scope.merchant_id, scope.livemode, card, verify=False)
+
+    async def prepare(conn: AsyncConnection) -> Done[RowMapping | Declined]:
+        if isinstance(vaulted, Declined):  # a processor may still refuse to store a card
+            return Done(vaulted)
+        now = rt.clock()
+        values = {
+            "id": new_id(),
+            **scope.kw(),
+            "payment_type": "credit_card",
+            "payment_details": cards.summary(card, None),
+            "card_reference": vaulted,
+            "card_fingerprint": cards.fingerprint(rt.secret, card),
+            "created_at": now,
+            "expires_at": now + TOKEN_LIFETIME,
+            "used_at": None,
+        }
+        await store.insert(conn, values)
+        return Done(values)  # type: ignore[arg-type]
+
+    return Plan(prepare, phases.never)
 
 
 __all__ = ["create", "table"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,11 +29,11 @@ async def insert_merchant(
     """A merchant and one secret and one publishable key; returns (id, {kind: key})."""
     merchant_id = new_id()
     await conn.execute(merchants.insert().values(id=merchant_id, name=name, created_at=now))
-    keys = await _insert_keys(conn, merchant_id, livemode, now)
+    keys = await issue_keys(conn, merchant_id, livemode, now)
     return merchant_id, keys
 
 
-async def _insert_keys(
+async def issue_keys(
     conn: AsyncConnection, merchant_id: str, livemode: bool, now: datetime
 ) -> dict[str, str]:
     """One new secret and one publishable key for one mode; returns {kind: key}."""
@@ -97,12 +98,12 @@ async def list_merchants(
 
 
 async def roll_keys(
-    conn: AsyncConnection, merchant_id: str, now: datetime
+    conn: AsyncConnection, merchant_id: str, now: datetime, *, modes: Iterable[bool] = (False,)
 ) -> dict[bool, dict[str, str]] | None:
-    """Revoke every working key of the merchant and issue new ones for the same modes
-    (test mode if it had none); returns {livemode: {kind: key}}, or None if there is no
-    such merchant. The merchant row is locked, so two rolls at once issue one set each in
-    turn, never two working sets."""
+    """Revoke every working key of the merchant and issue new ones for the same modes,
+    and for `modes` if it had none there; returns {livemode: {kind: key}}, or None if
+    there is no such merchant. The merchant row is locked, so two rolls at once issue one
+    set each in turn, never two working sets."""
     locked = (
         await conn.execute(
             sa.select(merchants.c.id).where(merchants.c.id == merchant_id).with_for_update()
@@ -116,8 +117,8 @@ async def roll_keys(
         .values(revoked_at=now)
         .returning(api_keys.c.livemode)
     )
-    modes = sorted({bool(livemode) for (livemode,) in revoked}) or [False]
-    return {livemode: await _insert_keys(conn, merchant_id, livemode, now) for livemode in modes}
+    issue = sorted({bool(livemode) for (livemode,) in revoked} | set(modes))
+    return {livemode: await issue_keys(conn, merchant_id, livemode, now) for livemode in issue}
 
 
 async def find_key(conn: AsyncConnection, digest: str) -> KeyOwner | None:

@@ -31,9 +31,14 @@ async def get_many(conn: AsyncConnection, payment_ids: list[str]) -> dict[str, R
 async def move(
     conn: AsyncConnection, payment_id: str, from_status: str, values: dict[str, Any]
 ) -> bool:
-    """A conditional status change: True only if the payment was still `from_status`."""
+    """A conditional status change: True only if the payment was still `from_status` and
+    no processor operation holds it."""
     return await rows.update_where(
-        conn, payments, payment_id, [payments.c.status == from_status], values
+        conn,
+        payments,
+        payment_id,
+        [payments.c.status == from_status, payments.c.operation_id.is_(None)],
+        values,
     )
 
 
@@ -71,3 +76,54 @@ async def children(
         for row in result.mappings():
             found[row["payment_id"]].append(row)
     return found_refunds, found_requests
+
+
+async def hold(
+    conn: AsyncConnection, payment_id: str, statuses: tuple[str, ...], operation_id: str
+) -> bool:
+    """Make `operation_id` the payment's one open state-changing operation; False if the
+    payment is not in `statuses` or another operation holds it."""
+    return await rows.update_where(
+        conn,
+        payments,
+        payment_id,
+        [payments.c.status.in_(statuses), payments.c.operation_id.is_(None)],
+        {"operation_id": operation_id},
+    )
+
+
+async def reserve_refund(conn: AsyncConnection, payment_id: str, amount: int) -> bool:
+    """Set `amount` aside for a refund being asked of the processor; False if it, with
+    what is refunded and reserved already, would exceed what was captured (tax included)."""
+    c = payments.c
+    return await rows.update_where(
+        conn,
+        payments,
+        payment_id,
+        [
+            c.status == "captured",
+            c.amount_refunded + c.refund_reserved + amount <= c.amount_captured + c.tax,
+        ],
+        {"refund_reserved": c.refund_reserved + amount},
+    )
+
+
+async def settle_refund(
+    conn: AsyncConnection, payment_id: str, amount: int, approved: bool, now: Any
+) -> bool:
+    """Release a reserved refund: counted as refunded when `approved` (the payment becomes
+    `refunded` when nothing is left), given back otherwise."""
+    c = payments.c
+    values: dict[str, Any] = {"refund_reserved": c.refund_reserved - amount}
+    if approved:
+        values.update(
+            amount_refunded=c.amount_refunded + amount,
+            status=sa.case(
+                (c.amount_refunded + amount >= c.amount_captured + c.tax, "refunded"),
+                else_=c.status,
+            ),
+            updated_at=now,
+        )
+    return await rows.update_where(
+        conn, payments, payment_id, [c.refund_reserved >= amount], values
+    )

@@ -61,9 +61,36 @@ async def complete(
 
 
 async def cancel(conn: AsyncConnection, session_id: str, now: datetime) -> bool:
+    """pending → cancelled, unless a payment attempt is with the processor right now."""
     result = await conn.execute(
         sessions.update()
-        .where(sessions.c.id == session_id, sessions.c.status == "pending")
+        .where(
+            sessions.c.id == session_id,
+            sessions.c.status == "pending",
+            sessions.c.operation_id.is_(None),
+        )
         .values(status="cancelled", cancelled_at=now)
     )
     return result.rowcount == 1
+
+
+async def hold(conn: AsyncConnection, session_id: str, operation_id: str) -> bool:
+    """Make `operation_id` the session's one payment attempt with the processor; False if
+    the session is not pending or another attempt holds it."""
+    return await rows.update_where(
+        conn,
+        sessions,
+        session_id,
+        [sessions.c.status == "pending", sessions.c.operation_id.is_(None)],
+        {"operation_id": operation_id},
+    )
+
+
+async def release(conn: AsyncConnection, session_id: str, operation_id: str) -> None:
+    await rows.update_where(
+        conn,
+        sessions,
+        session_id,
+        [sessions.c.operation_id == operation_id],
+        {"operation_id": None},
+    )

@@ -5,6 +5,11 @@ Invariants the database itself enforces:
 * `payments.completes_session` is unique: a session has at most one successful payment.
 * `(merchant_id, livemode, external_order_num)` is unique among sessions.
 * `(merchant_id, livemode, key)` is unique among idempotency keys.
+* `payments.operation_id` / `sessions.operation_id`: at most one processor operation that
+  changes the payment's (or pays the session's) state is open at a time; set and cleared
+  with conditional updates.
+* `payments.refund_reserved`: refunds being asked of the processor, counted with
+  `amount_refunded` against what was captured, so concurrent refunds never exceed it.
 """
 
 from __future__ import annotations
@@ -74,6 +79,8 @@ sessions = sa.Table(
     sa.Column("payment_data", JSON, nullable=True),
     sa.Column("scenario", sa.String(40), nullable=True),
     sa.Column("payment_id", ID, nullable=True),
+    # The processor operation paying this session right now, if any (see the docstring).
+    sa.Column("operation_id", ID, nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Column("completed_at", UTCDateTime(), nullable=True),
@@ -111,6 +118,12 @@ payments = sa.Table(
     sa.Column("card_reference", sa.String(200), nullable=True),
     sa.Column("processor", sa.String(30), nullable=False),
     sa.Column("processor_state", sa.String(60), nullable=True),
+    # The processor's own id of this payment (e.g. KOMOJU's payment id upstream).
+    sa.Column("processor_reference", sa.String(200), nullable=True),
+    # The open processor operation changing this payment's state, if any.
+    sa.Column("operation_id", ID, nullable=True),
+    # Refunds asked of the processor and not yet answered.
+    sa.Column("refund_reserved", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Column("failure_code", sa.String(40), nullable=True),
     sa.Column("customer_id", ID, nullable=True),
     sa.Column("description", sa.Text(), nullable=True),
@@ -276,6 +289,48 @@ idempotency_keys = sa.Table(
     # Filled in the same transaction as the work; a row is only ever seen complete.
     sa.Column("status_code", sa.Integer(), nullable=True),
     sa.Column("body", sa.LargeBinary(), nullable=True),
+    # The recovery point: the processor operation this request started, if any. A retry
+    # of an unfinished request resumes it instead of starting another.
+    sa.Column("operation_id", ID, nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
     sa.UniqueConstraint("merchant_id", "livemode", "key"),
+)
+
+# Which processor each merchant's mode uses (no row: test mode simulated, live mode none).
+processor_configs = sa.Table(
+    "processor_configs",
+    metadata,
+    sa.Column("merchant_id", ID, sa.ForeignKey("merchants.id"), primary_key=True),
+    sa.Column("livemode", sa.Boolean(), primary_key=True),
+    sa.Column("name", sa.String(40), nullable=False),
+    sa.Column("config", JSON, nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Every call kessai makes to a processor, written before the call (status open) and
+# closed with its outcome after it. Open operations past their lease are reconciled.
+processor_operations = sa.Table(
+    "processor_operations",
+    metadata,
+    sa.Column("id", ID, primary_key=True),  # also the processor's idempotency key
+    sa.Column("merchant_id", ID, sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean(), nullable=False),
+    sa.Column("processor", sa.String(40), nullable=False),
+    # authorize | complete | capture | refund | cancel | vault
+    sa.Column("kind", sa.String(12), nullable=False),
+    sa.Column("payment_id", ID, sa.ForeignKey("payments.id"), nullable=True, index=True),
+    sa.Column("session_id", ID, nullable=True),
+    sa.Column("amount", sa.BigInteger(), nullable=True),
+    # What the operation needs to be applied or resumed; never a card number or CVV.
+    sa.Column("request", JSON, nullable=False),
+    sa.Column("resume", JSON, nullable=True),
+    sa.Column("status", sa.String(8), nullable=False),  # open | done
+    sa.Column("outcome", JSON, nullable=True),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    # Nobody else calls the processor for this operation before this time.
+    sa.Column("lease_until", UTCDateTime(), nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "status", "next_attempt_at"),
 )

@@ -10,16 +10,20 @@ from collections.abc import AsyncIterator
 from kessai.services.runtime import Runtime
 from kessai.services.sweeper import run_forever as sweep_forever
 from kessai.worker.delivery import Deliverer, client
+from kessai.worker.reconcile import run_forever as reconcile_forever
 
 
 @contextlib.asynccontextmanager
 async def background(rt: Runtime) -> AsyncIterator[None]:
-    """Deliver webhooks and sweep deadlines while the block runs."""
+    """Deliver webhooks, sweep deadlines and reconcile lost processor answers while the
+    block runs."""
     tasks: list[asyncio.Task[None]] = []
     async with client(rt.settings.webhook_timeout) as http:
         if rt.settings.sweep_interval > 0:
             tasks.append(asyncio.create_task(sweep_forever(rt, rt.settings.sweep_interval)))
         tasks.append(asyncio.create_task(Deliverer(rt, http).run_forever()))
+        if rt.settings.reconcile_interval > 0:
+            tasks.append(asyncio.create_task(reconcile_forever(rt, rt.settings.reconcile_interval)))
         try:
             yield
         finally:

@@ -1,0 +1,110 @@
+"""What an acquirer tells kessai on its own: KOMOJU's webhooks about the payments the KOMOJU
+processor made upstream (a konbini paid, a wallet captured, a deadline passed).
+
+A notice is checked against the merchant's KOMOJU processor settings (signature) and then
+applied with the same conditional moves as everything else: a payment an operation holds
+is left alone (that operation's outcome will say the same), and a notice that arrives twice
+changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kessai.core import payments as states
+from kessai.core.payment_types import PAYMENT_TYPES
+from kessai.errors import NotFound, Unauthorized
+from kessai.processors import komoju_notices
+from kessai.processors.base import Approved, Declined
+from kessai.processors.simulated import decline
+from kessai.services import charging, execute, outcomes
+from kessai.services.payments import expire
+from kessai.services.runtime import Runtime
+from kessai.store import payments as payment_store
+from kessai.store import sessions as session_store
+from kessai.store.processors import get_configs
+
+log = logging.getLogger("kessai.processors")
+
+
+async def receive_komoju(rt: Runtime, merchant_id: str, body: bytes, signature: str | None) -> str:
+    """Verify and apply one KOMOJU webhook for `merchant_id`; what it did, in a word."""
+    configs = await execute.read(rt, lambda conn: get_configs(conn, merchant_id))
+    secrets = [
+        c.config.get("webhook_secret")
+        for c in configs.values()
+        if c.name == "komoju" and c.config.get("webhook_secret")
+    ]
+    if not secrets:
+        raise NotFound("This merchant has no KOMOJU processor with a webhook secret.")
+    if not any(komoju_notices.verify(str(s), body, signature) for s in secrets):
+        raise Unauthorized("The X-Komoju-Signature of this webhook does not match.")
+    try:
+        notice = komoju_notices.parse(body)
+    except ValueError:
+        return "ignored"
+    if notice is None:
+        return "ignored"
+    return await execute.write(rt, lambda conn: _apply(conn, rt, merchant_id, notice))
+
+
+async def _apply(
+    conn: AsyncConnection, rt: Runtime, merchant_id: str, notice: komoju_notices.Notice
+) -> str:
+    payment = await payment_store.get(conn, notice.payment_id, lock=True)
+    if (
+        payment is None
+        or payment["merchant_id"] != merchant_id
+        or payment["processor"] != "komoju"
+        or payment["processor_reference"] not in (None, notice.upstream_id)
+    ):
+        return "unknown payment"
+    if payment["operation_id"] is not None:
+        return "held"  # its operation's outcome will be applied instead
+    status = payment["status"]
+    kind = PAYMENT_TYPES[payment["payment_type"]].kind
+    if notice.status == states.CAPTURED and status == states.AUTHORIZED and kind == "cash":
+        return await _captured_cash(conn, rt, payment)
+    if status == states.PENDING and notice.status in (states.CAPTURED, states.AUTHORIZED):
+        return await _settle(conn, rt, payment, Approved(notice.status == states.CAPTURED))
+    if status == states.PENDING and notice.status in (states.FAILED, states.CANCELLED):
+        return await _settle(conn, rt, payment, decline(notice.failure_code or "request_failed"))
+    if notice.status == states.EXPIRED and status in (states.PENDING, states.AUTHORIZED):
+        return "expired" if await expire(conn, rt, payment) else "unchanged"
+    return "unchanged"
+
+
+async def _captured_cash(conn: AsyncConnection, rt: Runtime, payment: Mapping[Any, Any]) -> str:
+    now = rt.clock()
+    changes = {
+        "status": states.CAPTURED,
+        "amount_captured": payment["amount"],
+        "captured_at": now,
+        "updated_at": now,
+    }
+    if not await payment_store.move(conn, payment["id"], states.AUTHORIZED, changes):
+        return "unchanged"
+    await charging.record_event(conn, {**payment, **changes}, "payment.captured", now)
+    return "captured"
+
+
+async def _settle(
+    conn: AsyncConnection, rt: Runtime, payment: Mapping[Any, Any], outcome: Approved | Declined
+) -> str:
+    """A 3-D Secure or wallet payment finished upstream before the customer came back."""
+    if payment["session_id"] is not None:
+        session = await session_store.get(conn, payment["session_id"], lock=True)
+        if session is not None and session["operation_id"] is not None:
+            return "held"  # another attempt on its session is with the processor
+    changes = charging.complete_changes(rt, payment, outcome)
+    if not await payment_store.move(conn, payment["id"], states.PENDING, changes):
+        return "unchanged"
+    updated = {**payment, **changes}
+    await charging.record_event(conn, updated, charging.event_of(outcome), rt.clock(), outcome)
+    if payment["session_id"] is not None:
+        await outcomes.after_attempt(conn, rt, payment["session_id"], "", updated)
+    return updated["status"]

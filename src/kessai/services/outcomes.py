@@ -1,0 +1,256 @@
+"""Phase 3: what a processor's answer does to the payment (and session) it was about.
+
+`apply` is the same whoever learned the outcome: the request that made the call, a retry
+of it, the reconciler, or (later) the acquirer's own notification. It runs in the
+transaction that closed the operation, and every move is conditional on the payment
+still being held by that operation, so an outcome is applied exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kessai.core import payments as states
+from kessai.ids import new_id
+from kessai.observe import audit
+from kessai.processors.base import (
+    Approved,
+    AwaitingCustomer,
+    Declined,
+    NeedsAction,
+    OpenOperation,
+    Outcome,
+    Transaction,
+    Vaulted,
+)
+from kessai.services import charging
+from kessai.services.runtime import Runtime
+from kessai.store import payments as payment_store
+from kessai.store import rows
+from kessai.store import sessions as session_store
+from kessai.store.tables import payments as payments_table
+from kessai.store.tables import refunds
+
+
+def encode(outcome: Any) -> dict[str, Any]:
+    if isinstance(outcome, Approved):
+        return {"type": "approved", "captured": outcome.captured, "reference": outcome.reference}
+    if isinstance(outcome, Declined):
+        return {"type": "declined", "code": outcome.code, "message": outcome.message}
+    if isinstance(outcome, NeedsAction):
+        return {
+            "type": "needs_action",
+            "state": outcome.state,
+            "redirect_url": outcome.redirect_url,
+            "reference": outcome.reference,
+        }
+    if isinstance(outcome, AwaitingCustomer):
+        return {
+            "type": "awaiting",
+            "details": dict(outcome.details),
+            "reference": outcome.reference,
+        }
+    if isinstance(outcome, Vaulted):
+        return {"type": "vaulted"}  # the reference is kept where it is used, not here
+    raise TypeError(f"not an outcome: {type(outcome).__name__}")
+
+
+def decline_of(operation: Mapping[Any, Any]) -> Declined | None:
+    """The decline an operation ended with, if it did."""
+    outcome = operation["outcome"] or {}
+    if outcome.get("type") != "declined":
+        return None
+    return Declined(outcome["code"], outcome["message"])
+
+
+def transaction(payment: Mapping[Any, Any], scenario: str | None = None) -> Transaction:
+    return Transaction(
+        payment["id"],
+        payment["payment_type"],
+        payment["amount"] + payment["tax"],
+        payment["currency"],
+        reference=payment["processor_reference"],
+        capture=payment["capture_requested"],
+        scenario=scenario,
+    )
+
+
+async def open_operation(conn: AsyncConnection, operation: Mapping[Any, Any]) -> OpenOperation:
+    """How `reconcile` sees an open operation."""
+    payment = await payment_store.get(conn, operation["payment_id"])
+    assert payment is not None
+    request = operation["request"] or {}
+    return OpenOperation(
+        operation["kind"],
+        transaction(payment, request.get("scenario")),
+        operation["amount"],
+        state=request.get("state"),
+        answer=request.get("answer"),
+    )
+
+
+async def apply(
+    conn: AsyncConnection, rt: Runtime, operation: Mapping[Any, Any], outcome: Outcome
+) -> None:
+    kind = operation["kind"]
+    payment = await payment_store.get(conn, operation["payment_id"], lock=True)
+    if payment is None:
+        return
+    if kind in ("authorize", "complete"):
+        await _attempt(conn, rt, operation, payment, outcome)
+    elif kind == "capture":
+        await _capture(conn, rt, operation, payment, outcome)
+    elif kind == "refund":
+        await _refund(conn, rt, operation, payment, outcome)
+    elif kind == "cancel":
+        await _cancel(conn, rt, operation, payment, outcome)
+
+
+async def _move(
+    conn: AsyncConnection, operation: Mapping[Any, Any], changes: dict[str, Any]
+) -> bool:
+    """Change the payment only while this operation still holds it."""
+    return await rows.update_where(
+        conn,
+        payments_table,
+        operation["payment_id"],
+        [payments_table.c.operation_id == operation["id"]],
+        changes,
+    )
+
+
+async def _attempt(
+    conn: AsyncConnection,
+    rt: Runtime,
+    operation: Mapping[Any, Any],
+    payment: Mapping[Any, Any],
+    outcome: Outcome,
+) -> None:
+    if operation["kind"] == "authorize":
+        expiry_days = (operation["request"] or {}).get("expiry_days")
+        changes, event_type = charging.authorize_changes(rt, payment, outcome, expiry_days)
+    else:
+        assert isinstance(outcome, Approved | Declined)
+        changes = charging.complete_changes(rt, payment, outcome)
+        event_type = charging.event_of(outcome)
+    if not await _move(conn, operation, changes):
+        return
+    updated = {**payment, **changes}
+    if event_type is not None:
+        await charging.record_event(conn, updated, event_type, rt.clock(), outcome)
+    if operation["session_id"] is not None:
+        await after_attempt(conn, rt, operation["session_id"], operation["id"], updated)
+
+
+async def after_attempt(
+    conn: AsyncConnection,
+    rt: Runtime,
+    session_id: str,
+    operation_id: str,
+    payment: Mapping[Any, Any],
+) -> None:
+    """Release the session; complete it if the attempt succeeded (saving the card on the
+    session's customer first in `customer_payment` mode)."""
+    from kessai.services.sessions import save_customer  # sessions imports this module
+
+    session = await session_store.get(conn, session_id, lock=True)
+    if session is None:
+        return
+    await session_store.release(conn, session_id, operation_id)
+    if payment["status"] not in states.SUCCESSFUL:
+        return
+    if session["mode"] == "customer_payment" and payment["card_reference"]:
+        source = charging.Source(
+            "credit_card", payment["payment_details"], fingerprint=payment["card_fingerprint"]
+        )
+        await save_customer(conn, rt, session, source, payment["card_reference"])
+    await session_store.complete(conn, session_id, payment["id"], rt.clock())
+
+
+async def _capture(
+    conn: AsyncConnection,
+    rt: Runtime,
+    operation: Mapping[Any, Any],
+    payment: Mapping[Any, Any],
+    outcome: Outcome,
+) -> None:
+    now = rt.clock()
+    if not isinstance(outcome, Approved):
+        await _move(conn, operation, {"operation_id": None})
+        return
+    changes = {
+        "status": states.CAPTURED,
+        "amount_captured": operation["amount"],
+        "captured_at": now,
+        "updated_at": now,
+        "operation_id": None,
+    }
+    if await _move(conn, operation, changes):
+        await charging.record_event(conn, {**payment, **changes}, "payment.captured", now)
+
+
+async def _cancel(
+    conn: AsyncConnection,
+    rt: Runtime,
+    operation: Mapping[Any, Any],
+    payment: Mapping[Any, Any],
+    outcome: Outcome,
+) -> None:
+    now = rt.clock()
+    if not isinstance(outcome, Approved):
+        await _move(conn, operation, {"operation_id": None})
+        return
+    changes = {
+        "status": states.CANCELLED,
+        "processor_state": None,
+        "updated_at": now,
+        "operation_id": None,
+    }
+    if await _move(conn, operation, changes):
+        await charging.record_event(conn, {**payment, **changes}, "payment.cancelled", now)
+
+
+async def _refund(
+    conn: AsyncConnection,
+    rt: Runtime,
+    operation: Mapping[Any, Any],
+    payment: Mapping[Any, Any],
+    outcome: Outcome,
+) -> None:
+    """A refund holds no guard: its amount was reserved in phase 1 and is released here."""
+    amount = operation["amount"]
+    now = rt.clock()
+    approved = isinstance(outcome, Approved)
+    if not await payment_store.settle_refund(conn, payment["id"], amount, approved, now):
+        return
+    if not approved:
+        return
+    await rows.insert(
+        conn,
+        refunds,
+        {
+            "id": new_id(),
+            "payment_id": payment["id"],
+            "amount": amount,
+            "currency": payment["currency"],
+            "description": (operation["request"] or {}).get("description"),
+            "created_at": now,
+        },
+    )
+    refunded = await payment_store.get(conn, payment["id"])
+    assert refunded is not None
+    full = refunded["status"] == states.REFUNDED
+    found_refunds, found_requests = await payment_store.children(conn, [payment["id"]])
+    for event_type in ("payment.refund.created", *(["payment.refunded"] if full else [])):
+        await charging.record_event(
+            conn,
+            refunded,
+            event_type,
+            now,
+            refunds=found_refunds[payment["id"]],
+            refund_requests=found_requests[payment["id"]],
+        )
+    audit.refunded(refunded, amount, full=full)

@@ -1,0 +1,384 @@
+"""Operations that call a processor, in three phases with a recovery point.
+
+    1. record   one short transaction: claim the idempotency key, check the state machine,
+                reserve what the operation needs (the payment's or session's `operation_id`,
+                the refund amount) and write the operation `open`, with its id as the key's
+                recovery point. Commit.
+    2. call     the processor, with the operation id as its idempotency key and a deadline,
+                holding no transaction and no lock.
+    3. apply    one short transaction: close the operation (a conditional update, so it is
+                applied once), move the payment (and session) as the outcome says, write its
+                events, store the response under the idempotency key. Commit.
+
+When the answer is lost (`OutcomeUnknown`, the deadline, a processor bug), phase 3 instead
+keeps the operation open with a backoff and answers 503: the payment stays as it was (a new
+one `pending`). A retry of the request with the same idempotency key resumes the operation
+(`Resume`); the reconciler (`kessai.worker.reconcile`) resumes every open operation whose
+lease ran out, until each is closed. Resuming asks the processor's `reconcile`, never a
+fresh charge. The state machine, phases included, is drawn in docs/processors.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kessai.errors import Conflict, KessaiError, ProcessorUnavailable
+from kessai.ids import new_id
+from kessai.processors.base import Call, Card, Declined, OutcomeUnknown, Processor
+from kessai.services import execute, outcomes
+from kessai.services.execute import IdempotencyKey, Rendered, Resume, render_error
+from kessai.services.runtime import Caller, Runtime
+from kessai.store import idempotency
+from kessai.store import operations as store
+
+log = logging.getLogger("kessai.processors")
+T = TypeVar("T")
+Invoke = Callable[[Processor, Call], Awaitable[Any]]
+Present = Callable[[AsyncConnection, RowMapping], Awaitable[T]]
+# How long a request waits for another operation on the same payment or session to finish.
+BUSY_WAIT_SECONDS = 30.0
+RETRY_BASE = timedelta(seconds=5)
+RETRY_CAP = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What phase 1 decided: the operation row it wrote and the call phase 2 makes."""
+
+    processor: Processor
+    operation: dict[str, Any]
+    invoke: Invoke
+
+
+@dataclass(frozen=True)
+class Done(Generic[T]):
+    """Phase 1 finished the request without calling a processor."""
+
+    value: T
+
+
+class Busy(Exception):
+    """Another operation holds the payment or session: wait for it, then look again."""
+
+
+@dataclass(frozen=True)
+class Plan(Generic[T]):
+    """One request's operation: phase 1 (`prepare`) and what the caller gets (`present`)."""
+
+    prepare: Callable[[AsyncConnection], Awaitable[Intent | Done[T]]]
+    present: Present[T]
+
+
+async def never(conn: AsyncConnection, operation: RowMapping) -> Any:
+    """The `present` of a plan whose `prepare` always finishes (`Done`)."""
+    raise AssertionError("this plan never calls a processor")
+
+
+class OutcomePending(ProcessorUnavailable):
+    """The processor's answer was lost; the operation stays open and will be reconciled."""
+
+
+def new_operation(
+    rt: Runtime,
+    processor: Processor,
+    kind: str,
+    *,
+    merchant_id: str,
+    livemode: bool,
+    operation_id: str,
+    payment_id: str | None,
+    session_id: str | None = None,
+    amount: int | None = None,
+    request: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The row phase 1 writes: open, leased for the call's deadline."""
+    now = rt.clock()
+    lease = now + lease_for(processor)
+    return {
+        "id": operation_id,
+        "merchant_id": merchant_id,
+        "livemode": livemode,
+        "processor": processor.name,
+        "kind": kind,
+        "payment_id": payment_id,
+        "session_id": session_id,
+        "amount": amount,
+        "request": request or {},
+        "resume": None,
+        "status": store.OPEN,
+        "outcome": None,
+        "attempts": 0,
+        "lease_until": lease,
+        "next_attempt_at": lease,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def lease_for(processor: Processor) -> timedelta:
+    return timedelta(seconds=processor.timeout + 5)
+
+
+async def run(
+    rt: Runtime,
+    caller: Caller,
+    key: IdempotencyKey | None,
+    plan: Plan[T],
+    render: Callable[[T], Rendered],
+) -> Rendered:
+    """An API request: the three phases, idempotent under `key`; errors rendered."""
+    try:
+        return render(await _perform(rt, plan, caller, key, render))
+    except _Replayed as replayed:
+        return replayed.rendered
+    except KessaiError as exc:
+        rendered = render_error(exc)
+        if key is not None and storable(exc):
+            rendered = await execute.store_error(rt, caller, key, rendered)
+        return rendered
+
+
+def storable(exc: KessaiError) -> bool:
+    """An error a replay must get again: not a 5xx, a busy key or a misused key."""
+    return exc.status < 500 and not isinstance(exc, Conflict | execute.KeyMisuse)
+
+
+async def perform(rt: Runtime, plan: Plan[T]) -> T:
+    """A request without an idempotency key (the hosted pages); raises `KessaiError`."""
+    return await _perform(rt, plan, None, None, None)
+
+
+class _Replayed(Exception):
+    def __init__(self, rendered: Rendered) -> None:
+        self.rendered = rendered
+
+
+async def _perform(
+    rt: Runtime,
+    plan: Plan[T],
+    caller: Caller | None,
+    key: IdempotencyKey | None,
+    render: Callable[[T], Rendered] | None,
+) -> T:
+    try:
+        started = await _record(rt, plan, caller, key, render)
+    except Resume as resume:
+        return await _resume_request(rt, plan, resume, render)
+    if isinstance(started, Done):
+        return started.value
+    intent, key_id = started
+    operation_id = intent.operation["id"]
+    call = Call(operation_id, intent.processor.timeout)
+    outcome = await _call(intent.processor, call, intent.invoke)
+    return await _apply(rt, plan, operation_id, outcome, key_id, render)
+
+
+async def _record(
+    rt: Runtime,
+    plan: Plan[T],
+    caller: Caller | None,
+    key: IdempotencyKey | None,
+    render: Callable[[T], Rendered] | None,
+) -> Done[T] | tuple[Intent, int | None]:
+    """Phase 1, waiting (without holding anything) while another operation is busy."""
+    give_up = time.monotonic() + BUSY_WAIT_SECONDS
+    pause = 0.005
+    while True:
+        try:
+            async with rt.db.transaction() as conn:
+                key_id = None
+                if key is not None and caller is not None:
+                    key_id, replay = await execute.claim(rt, conn, caller, key)
+                    if replay is not None:
+                        raise _Replayed(replay)
+                prepared = await plan.prepare(conn)
+                if isinstance(prepared, Done):
+                    if key_id is not None and render is not None:
+                        await idempotency.finish(conn, key_id, *render(prepared.value))
+                    return prepared
+                await store.insert(conn, prepared.operation)
+                if key_id is not None:
+                    await store.remember(conn, key_id, prepared.operation["id"])
+                return prepared, key_id
+        except Busy:
+            if time.monotonic() > give_up:
+                raise Conflict(
+                    "Another operation on this payment or session is still waiting for the "
+                    "processor; retry in a moment."
+                ) from None
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.2)
+
+
+async def _call(processor: Processor, call: Call, invoke: Invoke) -> Any:
+    """Phase 2: the processor's answer, or the `OutcomeUnknown` that stands for none."""
+    try:
+        return await asyncio.wait_for(invoke(processor, call), call.timeout + 1)
+    except OutcomeUnknown as exc:
+        return exc
+    except TimeoutError:
+        return OutcomeUnknown(f"no answer within {call.timeout:g} seconds")
+    except KessaiError:
+        raise
+    except Exception as exc:  # a processor bug must not lose what it may have done
+        log.exception("processor %s failed on operation %s", processor.name, call.operation_id)
+        return OutcomeUnknown(f"processor error: {type(exc).__name__}")
+
+
+async def _apply(
+    rt: Runtime,
+    plan: Plan[T],
+    operation_id: str,
+    outcome: Any,
+    key_id: int | None,
+    render: Callable[[T], Rendered] | None,
+) -> T:
+    """Phase 3: apply the outcome once, present it, store the response under the key."""
+    if isinstance(outcome, OutcomeUnknown):
+        await _defer(rt, operation_id, outcome)
+        raise OutcomePending(
+            "The processor did not answer in time, so the outcome is not known yet; nothing "
+            "more will be charged. Retry with the same X-KOMOJU-IDEMPOTENCY key to learn it.",
+            details={"operation": operation_id},
+        )
+    async with rt.db.transaction() as conn:
+        operation = await close(rt, conn, operation_id, outcome)
+        value = await plan.present(conn, operation)
+        if key_id is not None and render is not None:
+            await idempotency.finish(conn, key_id, *render(value))
+        return value
+
+
+async def close(rt: Runtime, conn: AsyncConnection, operation_id: str, outcome: Any) -> RowMapping:
+    """Close the operation with its outcome and apply it (only if it was still open)."""
+    encoded = outcomes.encode(outcome)
+    if await store.close(conn, operation_id, encoded, rt.clock()):
+        operation = await store.get(conn, operation_id)
+        assert operation is not None
+        await outcomes.apply(conn, rt, operation, outcome)
+        return operation
+    operation = await store.get(conn, operation_id)
+    assert operation is not None
+    return operation
+
+
+async def _defer(rt: Runtime, operation_id: str, unknown: OutcomeUnknown) -> None:
+    async def defer(conn: AsyncConnection) -> None:
+        row = await store.get(conn, operation_id)
+        attempts = row["attempts"] if row is not None else 0
+        now = rt.clock()
+        await store.defer(
+            conn,
+            operation_id,
+            resume=dict(unknown.resume) if unknown.resume is not None else None,
+            now=now,
+            next_attempt_at=now + backoff(attempts),
+        )
+
+    log.warning("operation %s: outcome unknown (%s)", operation_id, unknown.reason)
+    await execute.write(rt, defer)
+
+
+def backoff(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s ... up to 10 minutes, with jitter."""
+    delay = min(RETRY_BASE * (2**attempts), RETRY_CAP)
+    return delay * (0.5 + random.random() / 2)
+
+
+async def _resume_request(
+    rt: Runtime, plan: Plan[T], resume: Resume, render: Callable[[T], Rendered] | None
+) -> T:
+    """A retry of a request whose operation is still open (or was closed meanwhile)."""
+    outcome = await reconcile(rt, resume.operation_id)
+    if outcome is _BUSY:
+        raise Conflict(
+            "A request with this X-KOMOJU-IDEMPOTENCY key is still being processed; "
+            "retry in a moment."
+        )
+    if outcome is not None:
+        return await _apply(rt, plan, resume.operation_id, outcome, resume.key_id, render)
+    async with rt.db.transaction() as conn:  # closed already (by the reconciler, say)
+        operation = await store.get(conn, resume.operation_id)
+        assert operation is not None
+        value = await plan.present(conn, operation)
+        if render is not None:
+            await idempotency.finish(conn, resume.key_id, *render(value))
+        return value
+
+
+_BUSY = object()
+
+
+async def reconcile(rt: Runtime, operation_id: str) -> Any:
+    """Take an open operation whose lease ran out and ask its processor for the outcome.
+
+    Returns the outcome (an `OutcomeUnknown` too) for the caller to apply, None when the
+    operation is closed already, `_BUSY` when someone else holds its lease.
+    """
+    now = rt.clock()
+
+    async def take(conn: AsyncConnection) -> tuple[RowMapping | None, Any]:
+        operation = await store.get(conn, operation_id)
+        if operation is None or operation["status"] != store.OPEN:
+            return None, None
+        processor = await rt.processor(operation["merchant_id"], operation["livemode"])
+        taken = await store.take(conn, operation_id, now, lease_for(processor))
+        if taken is None:
+            return None, _BUSY
+        return taken, await outcomes.open_operation(conn, taken)
+
+    operation, open_op = await execute.write(rt, take)
+    if operation is None:
+        return open_op
+    processor = await rt.processor(operation["merchant_id"], operation["livemode"])
+    call = Call(operation_id, processor.timeout, operation["resume"])
+    return await _call(processor, call, lambda p, c: p.reconcile(c, open_op))
+
+
+async def reconcile_and_apply(rt: Runtime, operation_id: str) -> bool:
+    """The reconciler's step for one operation: True when it is closed now."""
+    outcome = await reconcile(rt, operation_id)
+    if outcome is None or outcome is _BUSY:
+        return outcome is None
+    if isinstance(outcome, OutcomeUnknown):
+        await _defer(rt, operation_id, outcome)
+        return False
+    await execute.write(rt, lambda conn: close(rt, conn, operation_id, outcome))
+    return True
+
+
+async def vault(
+    rt: Runtime,
+    merchant_id: str,
+    livemode: bool,
+    card: Card,
+    *,
+    verify: bool,
+    scenario: str | None = None,
+) -> str | Declined:
+    """Store a card at the processor, before (never inside) the transaction that keeps its
+    reference. It moves no money, so it has no recovery point: when the answer is lost the
+    request fails (503) and at most an unused vault entry stays at the acquirer."""
+    processor = await rt.processor(merchant_id, livemode)
+    outcome = await _call(
+        processor,
+        Call(new_id(), processor.timeout),
+        lambda p, call: p.vault(call, card, verify=verify, scenario=scenario),
+    )
+    if isinstance(outcome, OutcomeUnknown):
+        raise ProcessorUnavailable(
+            "The processor did not answer while keeping the card; nothing was charged. Try again."
+        )
+    if isinstance(outcome, Declined):
+        return outcome
+    return str(outcome.reference)
