@@ -283,6 +283,8 @@ def roster(server: Server) -> dict[str, Any]:
         for i in range(12):
             # After customer i-1 was created, before customer i is (the server's clock).
             marks.append(moment_after(made[-1]["created_at"] if made else None))
+            # ...and strictly before it: end_time is inclusive, to the millisecond.
+            moment_after(marks[-1].isoformat())
             resp = client.post("/customers", json={"email": f"c{i}@example.com"})
             assert resp.status_code == 200, resp.text
             made.append(resp.json())  # checked against the schema by the list tests

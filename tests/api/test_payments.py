@@ -416,6 +416,7 @@ def shop(server: Server) -> dict[str, Any]:
     with m.client() as client:
         for i in range(13):
             marks.append(moment_after(made[-1]["created_at"] if made else None))
+            moment_after(marks[-1].isoformat())  # strictly before: end_time is inclusive
             params: dict[str, Any] = {"amount": 100 + i, "external_order_num": f"list-{i}"}
             if i % 4 == 1:
                 params["capture"] = False

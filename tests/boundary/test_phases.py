@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
-from kessai.processors.base import Approved
-from kessai.processors.scripted import Decline, LoseAnswer, Unknown, Wait
+from kessai.errors import NotFound
+from kessai.processors.base import Approved, NeedsAction, Vaulted
+from kessai.processors.scripted import Answer, Decline, LoseAnswer, Unknown, Wait
 from kessai.store.tables import payments, processor_operations
 from kessai.worker.reconcile import reconcile_once
 from tests.boundary.conftest import Gateway
@@ -210,3 +212,59 @@ async def test_a_request_that_died_mid_call_is_reconciled(gw: Gateway) -> None:
     [payment] = await rows(gw, payments)
     assert payment["status"] == "captured" and payment["operation_id"] is None
     assert len(await gw.events("payment.captured")) == 1
+
+
+async def test_a_retry_after_the_reconciler_finished_gets_the_answer(gw: Gateway) -> None:
+    session = (await gw.post("/sessions", {"amount": 800, "currency": "JPY"})).json()
+    key = {"X-KOMOJU-IDEMPOTENCY": "pay-1"}
+    gw.processor.script("authorize", LoseAnswer())
+    path = f"/sessions/{session['id']}/pay"
+    first = await gw.post(path, {"payment_details": CARD}, **key)
+    assert first.status_code == 503
+    gw.clock.advance(60)
+    assert await reconcile_once(gw.rt) == 1  # the session is completed by now
+    retry = await gw.post(path, {"payment_details": CARD}, **key)
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["status"] == "completed"
+    assert gw.processor.charges() == 1
+    # The same key with another body is refused, not resumed.
+    other = await gw.post(path, {"payment_details": {**CARD, "number": "5555555555554444"}}, **key)
+    assert other.status_code == 422
+    assert other.json()["error"]["param"] == "X-KOMOJU-IDEMPOTENCY"
+
+
+@pytest.mark.parametrize(
+    "answer", [None, Vaulted("x"), NotFound("odd"), RuntimeError("bug")], ids=repr
+)
+async def test_an_odd_answer_counts_as_no_answer(gw: Gateway, answer: object) -> None:
+    created = await gw.post("/payments", payment_body(capture=False))
+    payment_id = created.json()["id"]
+    gw.processor.script("capture", Answer(answer))
+    odd = await gw.post(f"/payments/{payment_id}/capture")
+    assert odd.status_code == 503, odd.text
+    assert (await gw.payment(payment_id))["status"] == "authorized"
+    # The reconciler asks again (the acquirer never did it) and the guard is released.
+    gw.clock.advance(60)
+    assert await reconcile_once(gw.rt) == 1
+    assert (await gw.payment(payment_id))["status"] == "captured"
+    assert gw.processor.charges("capture") == 1
+
+
+async def test_an_acquirer_page_still_open_lets_the_session_go(gw: Gateway) -> None:
+    """A customer back from the acquirer's page before finishing it: the payment stays
+    pending, and nothing stays held (another card can pay the session)."""
+    session = (await gw.post("/sessions", {"amount": 800, "currency": "JPY"})).json()
+    challenge = {**CARD, "number": "4100000000005000"}
+    pending = await gw.post(f"/sessions/{session['id']}/pay", {"payment_details": challenge})
+    payment_id = pending.json()["payment"]["id"]
+    gw.processor.name = "komoju"  # the return page is for an acquirer's own pages
+    async with gw.rt.db.transaction() as conn:
+        await conn.execute(
+            payments.update().where(payments.c.id == payment_id).values(processor="komoju")
+        )
+    gw.processor.script("complete", Answer(NeedsAction("komoju:x", "https://komoju.test/3ds")))
+    back = await gw.client.get(f"/payments/{payment_id}/return")
+    assert back.status_code in (302, 303)
+    assert (await gw.payment(payment_id))["status"] == "pending"
+    paid = await gw.post(f"/sessions/{session['id']}/pay", {"payment_details": CARD})
+    assert paid.status_code == 200 and paid.json()["status"] == "completed"

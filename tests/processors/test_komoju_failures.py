@@ -10,18 +10,26 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from kessai.processors.base import Approved, Declined, OutcomeUnknown, Transaction
+from kessai.processors.base import (
+    Approved,
+    AwaitingCustomer,
+    Declined,
+    NeedsAction,
+    OpenOperation,
+    OutcomeUnknown,
+    Transaction,
+)
 from kessai.processors.komoju import KomojuConfig, KomojuProcessor
 from kessai.processors.komoju_wire import idempotency_key
 from tests.processors.conftest import CVV, GOOD, call, charge, processor_via
 
-CONFIG = KomojuConfig(api_url="https://komoju.test/", secret_key="sk_test_abc", timeout=5)
+KEY = "sk_test_" + "abc" * 8
+CONFIG = KomojuConfig(api_url="https://komoju.test/", secret_key=KEY, timeout=5)
 TX = Transaction("p" * 25, "credit_card", 1000, "JPY", reference="u" * 25, capture=False)
 
 
@@ -89,7 +97,7 @@ async def test_no_answer_is_unknown_after_a_few_attempts_with_one_key(
     assert {r.headers["X-KOMOJU-IDEMPOTENCY"] for r in seen} == {idempotency_key(op.operation_id)}
     assert len({r.content for r in seen}) == 1
     no_secrets(str(lost.value), repr(lost.value.resume), caplog.text)
-    assert "sk_test_abc" not in str(lost.value) + caplog.text
+    assert KEY not in str(lost.value) + caplog.text
 
 
 @pytest.mark.parametrize(
@@ -176,7 +184,8 @@ async def test_what_goes_on_the_wire() -> None:
     first, second = bodies
     assert first["url"] == "https://komoju.test/api/v1/payments"
     assert (
-        first["headers"]["authorization"] == "Basic " + base64.b64encode(b"sk_test_abc:").decode()
+        first["headers"]["authorization"]
+        == "Basic " + base64.b64encode(f"{KEY}:".encode()).decode()
     )
     assert first["headers"]["content-type"] == "application/json"
     assert first["headers"]["komoju-scenario"] == "card_declined"
@@ -214,21 +223,93 @@ def test_idempotency_keys_fit_komojus_limit() -> None:
     assert idempotency_key("caf\u00e9").isascii()
 
 
+STATE = "komoju:" + "u" * 25  # TX's upstream payment
+
+
 @pytest.mark.parametrize(
-    ("status", "expect"),
-    [("pending", OutcomeUnknown), ("expired", "request_failed"), ("cancelled", "request_failed")],
+    ("status", "ptype", "expect"),
+    [
+        # Not finished on KOMOJU's page: kessai lets go and waits (nothing held).
+        ("pending", "credit_card", NeedsAction(STATE, None, "u" * 25)),
+        ("failed", "credit_card", "three_d_secure_failed"),
+        ("failed", "paypay", "request_failed"),
+        ("expired", "paypay", "request_failed"),
+        ("cancelled", "credit_card", "request_failed"),
+        ("captured", "paypay", Approved(True, "u" * 25)),
+        ("authorized", "credit_card", Approved(False, "u" * 25)),
+    ],
 )
-async def test_complete_reads_the_payment_status(status: str, expect: Any) -> None:
-    transport, seen = scripted(ok(payment(status)))
+async def test_complete_reads_the_payment_status(status: str, ptype: str, expect: Any) -> None:
+    details = {"type": ptype}
+    transport, seen = scripted(ok(payment(status, payment_details=details)))
     async with processor_via(CONFIG, transport) as komoju:
-        run: Callable[[], Any] = lambda: komoju.complete(call(), TX, "komoju:" + "v" * 25, None)  # noqa: E731
-        if expect is OutcomeUnknown:
-            with pytest.raises(OutcomeUnknown):
-                await run()
-        else:
-            result = await run()
-            assert isinstance(result, Declined) and result.code == expect, result
-    assert seen[0].method == "GET" and seen[0].url.path == f"/api/v1/payments/{'v' * 25}"
+        for run in (
+            lambda: komoju.complete(call(), TX, STATE, None),
+            lambda: komoju.reconcile(call(), OpenOperation("complete", TX, None, state=STATE)),
+        ):
+            if expect is OutcomeUnknown:
+                with pytest.raises(OutcomeUnknown):
+                    await run()
+            elif isinstance(expect, Approved | NeedsAction):
+                assert await run() == expect
+            else:
+                result = await run()
+                assert isinstance(result, Declined) and result.code == expect, result
+    assert {(r.method, r.url.path) for r in seen} == {("GET", f"/api/v1/payments/{'u' * 25}")}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        error(401, "unauthorized"),
+        error(403, "forbidden"),
+        error(404, "not_found"),
+        error(400, "bad_request"),
+        error(422, "unprocessable_entity"),
+        error(429, "too_many_requests", **{"Retry-After": "0"}),
+        ok(payment("captured", id="w" * 25)),  # not the payment asked for
+        httpx.Response(200, json={"error": "none"}),  # no payment at all
+    ],
+    ids=["401", "403", "404", "400", "422", "429", "other-payment", "no-payment"],
+)
+async def test_complete_of_anything_but_a_readable_payment_is_unknown(answer: Any) -> None:
+    """The customer may have paid upstream: only KOMOJU's payment, failed, can decline it.
+    A key refused after a rotation, a 404, a rate limit: kessai asks again later."""
+    transport, seen = scripted(answer)
+    async with processor_via(CONFIG, transport) as komoju:
+        with pytest.raises(OutcomeUnknown) as lost:
+            await komoju.complete(call(), TX, STATE, None)
+        assert KEY not in str(lost.value)
+        with pytest.raises(OutcomeUnknown):
+            await komoju.reconcile(call(), OpenOperation("complete", TX, None, state=STATE))
+    assert {r.method for r in seen} == {"GET"}
+
+
+async def test_cash_sends_expiry_days_and_returns_komojus_deadline() -> None:
+    sent: list[dict[str, Any]] = []
+    deadline = "2026-12-08T14:59:59.000Z"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        sent.append(body)
+        details = {**body["payment_details"], "receipt": "123"}
+        details.pop("expiry_days", None)
+        upstream = payment("authorized", payment_details=details, payment_deadline=deadline)
+        return httpx.Response(200, json=upstream)
+
+    konbini = {"store": "lawson", "email": "k@example.com"}
+    async with processor_via(CONFIG, httpx.MockTransport(answer)) as komoju:
+        for days in (7, None):
+            ch = charge(900, payment_type="konbini", details=konbini, expiry_days=days)
+            outcome = await komoju.authorize(call(), ch)
+            assert isinstance(outcome, AwaitingCustomer), outcome
+            assert outcome.details["payment_deadline"] == deadline
+            assert outcome.details["receipt"] == "123"
+        await komoju.authorize(call(), charge(expiry_days=7))  # a card has no expiry
+    with_days, without, card_body = (b["payment_details"] for b in sent)
+    assert with_days == {**konbini, "type": "konbini", "expiry_days": 7}
+    assert without == {**konbini, "type": "konbini"}
+    assert "expiry_days" not in card_body
 
 
 async def test_a_pending_payment_with_nowhere_to_go_is_unknown() -> None:

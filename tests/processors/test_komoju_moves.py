@@ -1,5 +1,5 @@
 """Capture, refund and cancel through the KOMOJU processor, idempotency by operation id,
-and cards vaulted as KOMOJU tokens and customers."""
+and cards vaulted as KOMOJU customers."""
 
 from __future__ import annotations
 
@@ -109,19 +109,58 @@ async def test_a_retried_capture_or_refund_moves_money_once(
 # --------------------------------------------------------------------------- vault
 
 
-async def test_a_vaulted_token_charges_once(komoju: KomojuProcessor, up: httpx.Client) -> None:
-    vaulted = await komoju.vault(call(), card(), verify=False)
+@pytest.mark.parametrize("verify", [False, True])
+async def test_a_vaulted_card_is_a_customer_charged_again_and_again(
+    komoju: KomojuProcessor, up: httpx.Client, verify: bool
+) -> None:
+    """kessai keeps vaulted references on its customers and charges them later: without
+    verification too, the reference is a KOMOJU customer, never a single-use token."""
+    vaulted = await komoju.vault(call(), card(), verify=verify)
     assert isinstance(vaulted, Vaulted), vaulted
-    assert vaulted.reference.startswith("komoju:token:")
+    assert vaulted.reference.startswith("komoju:customer:")
     assert "4111" not in vaulted.reference
-    ch = charge(1500, number=None, card_reference=vaulted.reference)
+    references = []
+    for amount in (1500, 800):  # two kessai operations (two operation ids)
+        ch = charge(amount, number=None, card_reference=vaulted.reference)
+        outcome = await komoju.authorize(call(), ch)
+        assert isinstance(outcome, Approved) and outcome.captured, outcome
+        paid = upstream_payment(up, outcome.reference or "")
+        assert (paid["status"], paid["amount"]) == ("captured", amount)
+        assert paid["payment_details"]["last_four_digits"] == "1111"
+        references.append(outcome.reference)
+    assert len(set(references)) == 2
+
+
+async def test_a_card_komoju_declines_is_refused_at_vault_time_even_without_verify(
+    komoju: KomojuProcessor,
+) -> None:
+    declined = await komoju.vault(call(), card("4123111111111059"), verify=False)
+    assert isinstance(declined, Declined) and declined.code == "card_declined", declined
+
+
+async def test_an_old_token_reference_is_still_charged(
+    komoju: KomojuProcessor, up: httpx.Client
+) -> None:
+    """References `komoju:token:<id>` stored by earlier versions keep working (once:
+    a KOMOJU token is single-use)."""
+    the_card = card()
+    resp = up.post(
+        "/tokens",
+        json={
+            "payment_details": {
+                "type": "credit_card",
+                "number": the_card.number,
+                "month": the_card.month,
+                "year": the_card.year,
+                "verification_value": the_card.verification_value,
+            }
+        },
+    )
+    assert resp.status_code == 200, resp.text
+    ch = charge(600, number=None, card_reference="komoju:token:" + resp.json()["id"])
     outcome = await komoju.authorize(call(), ch)
     assert isinstance(outcome, Approved) and outcome.captured, outcome
-    paid = upstream_payment(up, outcome.reference or "")
-    assert paid["payment_details"]["last_four_digits"] == "1111"
-    # KOMOJU tokens are single-use: a second charge is refused upstream, not approved.
-    again = await komoju.authorize(call(), charge(number=None, card_reference=vaulted.reference))
-    assert isinstance(again, Declined), again
+    assert upstream_payment(up, outcome.reference or "")["amount"] == 600
 
 
 async def test_a_vaulted_customer_is_charged_by_the_merchant(

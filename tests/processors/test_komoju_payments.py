@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import httpx
 import pytest
 
@@ -11,7 +13,6 @@ from kessai.processors.base import (
     AwaitingCustomer,
     Declined,
     NeedsAction,
-    OutcomeUnknown,
 )
 from kessai.processors.komoju import KomojuConfig, KomojuProcessor
 from tests.api.helpers import answer_3ds, drive_offsite
@@ -79,9 +80,9 @@ async def test_three_d_secure_challenge_sends_the_customer_to_the_upstream_page(
     assert outcome.state == f"komoju:{outcome.reference}"
     assert outcome.redirect_url == f"{upstream.base_url}/three_d_secure/{outcome.reference}"
     tx = tx_of(ch, outcome.reference)
-    # The customer has not answered yet: the outcome is not known.
-    with pytest.raises(OutcomeUnknown):
-        await komoju.complete(call(), tx, outcome.state, None)
+    # The customer has not answered yet: still waiting on KOMOJU's page.
+    waiting = await komoju.complete(call(), tx, outcome.state, None)
+    assert waiting == NeedsAction(outcome.state, outcome.redirect_url, outcome.reference)
     back = answer_3ds(outcome.redirect_url, "123456")
     assert back.status_code == 303, back.text
     assert back.headers["location"].startswith(ch.return_url or "?"), back.headers
@@ -115,7 +116,7 @@ async def test_cash_types_await_the_customer_with_upstream_instructions(
     details: dict[str, str],
     expected: set[str],
 ) -> None:
-    ch = charge(2000, payment_type=ptype, details=details)
+    ch = charge(2000, payment_type=ptype, details=details, expiry_days=9)
     outcome = await komoju.authorize(call(), ch)
     assert isinstance(outcome, AwaitingCustomer), outcome
     assert outcome.reference
@@ -123,6 +124,11 @@ async def test_cash_types_await_the_customer_with_upstream_instructions(
     assert "type" not in outcome.details
     paid = upstream_payment(up, outcome.reference)
     assert paid["status"] == "authorized"
+    # kessai's expiry_days went upstream, and KOMOJU's own deadline came back.
+    deadline = datetime.fromisoformat(paid["payment_deadline"])
+    created = datetime.fromisoformat(paid["created_at"])
+    assert timedelta(days=9) <= deadline - created < timedelta(days=9, minutes=1)
+    assert outcome.details["payment_deadline"] == paid["payment_deadline"]
     assert outcome.details["instructions_url"] == paid["payment_details"]["instructions_url"]
     if ptype == "konbini":
         assert outcome.details["receipt"] == paid["payment_details"]["receipt"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -27,7 +26,7 @@ Body = Callable[[], dict[str, Any]]
 WriteOp = Callable[[AsyncConnection, Runtime, Caller, Body], Awaitable[T]]
 ReadOp = Callable[[AsyncConnection, Runtime, Caller], Awaitable[T]]
 ViewOp = Callable[[Runtime, Caller], Awaitable[T]]
-MakePlan = Callable[[Runtime, Caller, Body], "Awaitable[Plan[T]] | Plan[T]"]
+MakePlan = Callable[[Runtime, Caller, Body], Plan[T]]
 Render = Callable[[Runtime, T], Rendered]
 
 
@@ -151,7 +150,8 @@ async def phased(
     """A POST whose operation may call a processor: its `Plan` runs in phases
     (`kessai.services.phases`), idempotent when the client sends a key.
 
-    `make` may do work before any transaction (vaulting a card); a replay skips it.
+    `make` parses the request into the plan; the plan's `before` (vaulting a card) runs
+    only once the key is known to be new.
     """
     rt = runtime(request)
     caller = await authenticate(rt, request, secret_only=secret_only)
@@ -162,11 +162,8 @@ async def phased(
     def body() -> dict[str, Any]:
         return parse_body(request.headers.get("content-type"), raw)
 
-    if key is not None and (replay := await execute.stored(rt, caller, key)) is not None:
-        return json_response(replay)
     try:
-        made = make(rt, caller, body)
-        plan = await made if inspect.isawaitable(made) else made
+        plan = make(rt, caller, body)
     except KessaiError as exc:
         rendered = execute.render_error(exc)
         if key is not None and phases.storable(exc):

@@ -35,9 +35,9 @@ render = row_or_decline(resources.customer)
 async def create_customer(request: Request) -> Response:
     scenario = request.headers.get("komoju-scenario")
 
-    async def make(rt, caller, body):  # type: ignore[no-untyped-def]
+    def make(rt, caller, body):  # type: ignore[no-untyped-def]
         check_scenario(scenario, caller.livemode)
-        return await customers.create(rt, caller, parse(CustomerParams, body()), scenario)
+        return customers.create(rt, caller, parse(CustomerParams, body()), scenario)
 
     return await phased(request, make, render)
 

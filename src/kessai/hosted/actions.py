@@ -17,11 +17,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from kessai.core import money
 from kessai.core.cards import DECLINE_MESSAGES
 from kessai.core.payment_types import PAYMENT_TYPES
-from kessai.errors import NotCapturable, NotFound
-from kessai.hosted.checkout import with_locale
+from kessai.errors import Conflict, NotCapturable, NotFound
+from kessai.hosted.checkout import CONFIRMING, with_locale
 from kessai.hosted.i18n import pick_locale
-from kessai.hosted.pages import csrf_ok, form_of, render, runtime
+from kessai.hosted.pages import csrf_ok, error_page, form_of, render, runtime, translate
 from kessai.services import execute, payments, phases, sessions
+from kessai.services.phases import OutcomePending
 from kessai.store import payments as payment_store
 from kessai.store import sessions as session_store
 
@@ -59,6 +60,8 @@ async def _answer(request: Request, payment_id: str, answer: str | None, locale:
         result = await phases.perform(rt, sessions.complete_action(rt, payment_id, answer))
     except NotFound:  # already answered (another tab): show where things stand
         return await _settled_page(rt, payment_id, locale)
+    except (Conflict, OutcomePending):  # the processor has not answered yet
+        return error_page(request, 503, translate(locale, CONFIRMING), locale)
     session = result.session.row
     if (
         result.decline is not None
@@ -101,8 +104,14 @@ async def challenge_answer(request: Request, payment_id: str) -> Response:
 @router.get("/payments/{payment_id}/return", response_class=HTMLResponse)
 async def processor_return(request: Request, payment_id: str) -> Response:
     """Where a processor's own 3-D Secure or wallet page sends the customer back: kessai
-    asks the processor how it ended (`complete` with no answer of its own)."""
-    return await _answer(request, payment_id, None, request.query_params.get("locale") or "ja")
+    asks the processor how it ended (`complete` with no answer of its own). The simulated
+    processor's pages are kessai's own, answered by their forms instead."""
+    rt = runtime(request)
+    locale = pick_locale(request.query_params.get("locale"), "ja")
+    payment = await execute.read(rt, lambda conn: payment_store.get(conn, payment_id))
+    if payment is None or payment["processor"] == "simulated":
+        raise NotFound("No such payment page.")
+    return await _answer(request, payment_id, None, locale)
 
 
 @router.get("/offsite/{payment_id}", response_class=HTMLResponse)

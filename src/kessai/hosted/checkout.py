@@ -19,11 +19,12 @@ from kessai.core.cards import DECLINE_MESSAGES
 from kessai.core.payment_types import KONBINI_STORES, PAYMENT_TYPES
 from kessai.core.sessions import PENDING, is_expired
 from kessai.edge.middleware import client_address
-from kessai.errors import KessaiError, SessionNotPayable
+from kessai.errors import Conflict, KessaiError, ProcessorUnavailable, SessionNotPayable
 from kessai.hosted.i18n import pick_locale
 from kessai.hosted.pages import csrf_ok, form_of, render, runtime, translate
 from kessai.schemas.requests import PaySession
 from kessai.services import execute, phases, sessions
+from kessai.services.phases import OutcomePending
 from kessai.services.runtime import Runtime
 
 router = APIRouter(include_in_schema=False)
@@ -120,7 +121,7 @@ async def pay(request: Request, session_id: str) -> Response:
             view.row["merchant_id"], live=view.row["livemode"], client=client_address(request.scope)
         )
     try:
-        plan = await sessions.pay(
+        plan = sessions.pay(
             rt, None, session_id, PaySession(payment_details=details), locale=locale
         )
         result = await phases.perform(rt, plan)
@@ -158,9 +159,14 @@ CONFIRMING = (
 )
 
 
+UNAVAILABLE = "Payments cannot be taken here at the moment. Please try again later."
+
+
 def field_message(locale: str, exc: KessaiError) -> str:
-    if exc.status in (409, 503):  # busy, or the processor's answer has not come yet
+    if isinstance(exc, Conflict | OutcomePending):  # busy, or the answer has not come yet
         return translate(locale, CONFIRMING)
+    if isinstance(exc, ProcessorUnavailable):
+        return translate(locale, UNAVAILABLE)
     field = (exc.param or "").removeprefix("payment_details[").rstrip("]")
     messages: dict[str, Any] = {
         "number": "Check the card number.",

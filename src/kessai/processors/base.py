@@ -40,7 +40,9 @@ The contract
   memory only (`charge.card`) or a reference from `vault` (`charge.card_reference`).
 * `complete(call, tx, state, answer)` finishes a `NeedsAction`: `answer` is what came back
   from the customer's side (a 3-D Secure password, "capture" or "fail" from a wallet, or
-  None when the acquirer already knows). It returns `Approved` or `Declined`.
+  None when the acquirer already knows). It returns `Approved` or `Declined`, or
+  `NeedsAction` again when the customer has not finished on the acquirer's page yet (the
+  payment stays pending, and nothing is held meanwhile).
 * `vault(call, card, verify=..., scenario=...)` stores a card at the acquirer and returns
   `Vaulted(reference)`. With `verify` it first checks the card as a payment would, without
   charging it, and may return `Declined`. The reference must not contain the card number.
@@ -103,6 +105,8 @@ class Charge:
     customer_present: bool = True
     # Where the customer's browser comes back to after the acquirer's own pages.
     return_url: str | None = None
+    # Days a cash-type payment (konbini, bank transfer, Pay-easy) waits for the customer.
+    expiry_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -185,7 +189,7 @@ class Processor(Protocol):
 
     async def complete(
         self, call: Call, tx: Transaction, state: str, answer: str | None
-    ) -> Result: ...
+    ) -> Result | NeedsAction: ...
 
     async def vault(
         self, call: Call, card: Card, *, verify: bool = True, scenario: str | None = None

@@ -8,23 +8,28 @@
   whose answer was lost, and how notices (webhooks) name kessai's payment.
 * `charge.amount` (kessai's amount + tax) is sent as KOMOJU's `amount`, with no `tax`.
 * A 3-D Secure or wallet payment is `NeedsAction(state="komoju:<upstream id>")` with
-  KOMOJU's own page as `redirect_url`; `complete` then asks KOMOJU how it ended. One still
-  pending (the customer left the page unanswered) raises `OutcomeUnknown`: the worker
-  learns the end later, from `reconcile` or KOMOJU's webhook.
+  KOMOJU's own page as `redirect_url`; `complete` then asks KOMOJU how it ended. Only a
+  payment KOMOJU shows as failed, cancelled or expired is declined; one still pending (the
+  customer left the page unanswered) or any refusal to show it (401/403 after a key
+  change, 404, 429...) raises `OutcomeUnknown`: the worker learns the end later, from
+  `reconcile` or KOMOJU's webhook, never failing a payment the customer may have paid.
+* Cash payments send kessai's `expiry_days` upstream; KOMOJU's own `payment_deadline`
+  comes back in the instructions (`AwaitingCustomer.details`).
 * `Komoju-Scenario` (test mode) is passed on as that header; KOMOJU decides what it does.
-* Vaulted cards are `komoju:token:<id>` (a single-use KOMOJU token; `vault(verify=False)`)
-  or `komoju:customer:<id>` (a KOMOJU customer, whose card KOMOJU checks on creation).
+* Every vaulted card is a KOMOJU customer, `komoju:customer:<id>`, whatever `verify`
+  says: kessai keeps saved cards on its customers and charges them again and again, and a
+  KOMOJU token is single-use. KOMOJU checks a card when it keeps it, so with this
+  processor a card KOMOJU declines is refused at vault time even with `verify=False`.
+  References `komoju:token:<id>` made by earlier versions are still charged (once).
+* Settings: `KomojuConfig` (`kessai.processors.komoju_config`), the one rule set that
+  `kessai processor set` checks and every build uses.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -35,6 +40,7 @@ from kessai.processors.base import (
     Card,
     Charge,
     Declined,
+    NeedsAction,
     OpenOperation,
     Outcome,
     OutcomeUnknown,
@@ -42,9 +48,9 @@ from kessai.processors.base import (
     Transaction,
     Vaulted,
 )
+from kessai.processors.komoju_config import KomojuConfig
 from kessai.processors.komoju_wire import (
     CUSTOMER_PREFIX,
-    TOKEN_PREFIX,
     Answer,
     Upstream,
     card_details,
@@ -56,104 +62,7 @@ from kessai.processors.komoju_wire import (
 )
 
 STATE_PREFIX = "komoju:"
-MAX_TIMEOUT = 300.0
-_SETTINGS = ("api_url", "secret_key", "webhook_secret", "timeout")
-
-
-@dataclass(frozen=True)
-class KomojuConfig:
-    """Where KOMOJU is and how to reach it. Checked on construction (ValueError)."""
-
-    api_url: str  # e.g. https://komoju.com; the processor appends /api/v1/...
-    secret_key: str = field(repr=False)
-    webhook_secret: str | None = field(default=None, repr=False)
-    timeout: float = 10.0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "api_url", _api_url(self.api_url))
-        if not _printable_word(self.secret_key):
-            raise ValueError(
-                "komoju: secret_key must be the KOMOJU secret key: 1 to 255 printable "
-                "ASCII characters, no spaces."
-            )
-        if self.webhook_secret is not None and not _printable_word(self.webhook_secret):
-            raise ValueError(
-                "komoju: webhook_secret must be 1 to 255 printable ASCII characters, no spaces."
-            )
-        object.__setattr__(self, "timeout", _timeout(self.timeout))
-
-    @classmethod
-    def from_mapping(cls, m: Mapping[str, Any]) -> KomojuConfig:
-        unknown = sorted(str(k) for k in m if k not in _SETTINGS)
-        if unknown:
-            raise ValueError(
-                f"komoju: unknown setting(s) {', '.join(unknown)}; known: {', '.join(_SETTINGS)}."
-            )
-        for required in ("api_url", "secret_key"):
-            if m.get(required) in (None, ""):
-                raise ValueError(f"komoju: {required} is required.")
-        for name in ("api_url", "secret_key", "webhook_secret"):
-            if m.get(name) is not None and not isinstance(m[name], str):
-                raise ValueError(f"komoju: {name} must be a string.")
-        timeout = m.get("timeout")
-        return cls(
-            api_url=m["api_url"],
-            secret_key=m["secret_key"],
-            webhook_secret=m.get("webhook_secret") or None,
-            timeout=10.0 if timeout is None else timeout,
-        )
-
-
-def _api_url(value: Any) -> str:
-    problem = "komoju: api_url must be an absolute http(s) URL such as https://komoju.com"
-    if not isinstance(value, str) or not value.isprintable() or len(value) > 2048:
-        raise ValueError(f"{problem}.")
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{problem}, got {value[:100]!r}.")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ValueError(f"{problem}, with no query, fragment or credentials.")
-    if parts.scheme != "https" and not _loopback(parts.hostname):
-        raise ValueError(
-            f"{problem}: https, or plain http only to this machine (localhost, 127.0.0.1, "
-            "::1), so that the secret key never travels in the clear."
-        )
-    path = parts.path.rstrip("/")
-    if path.endswith("/api/v1"):  # given the API's own base: the processor appends it
-        path = path[: -len("/api/v1")]
-    return f"{parts.scheme}://{parts.netloc}{path}"
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _timeout(value: Any) -> float:
-    problem = f"komoju: timeout must be a number of seconds above 0, at most {MAX_TIMEOUT:g}"
-    if isinstance(value, bool):
-        raise ValueError(f"{problem}.")
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{problem}.") from None
-    if not math.isfinite(seconds) or not 0 < seconds <= MAX_TIMEOUT:
-        raise ValueError(f"{problem}.")
-    return seconds
-
-
-def _printable_word(value: Any) -> bool:
-    return (
-        isinstance(value, str)
-        and 1 <= len(value) <= 255
-        and value.isascii()
-        and value.isprintable()
-        and " " not in value
-    )
+__all__ = ["KomojuConfig", "KomojuProcessor", "from_config"]
 
 
 def from_config(config: Mapping[str, Any]) -> KomojuProcessor:
@@ -185,7 +94,7 @@ class KomojuProcessor:
         self.timeout = config.timeout
         self._own_http = http is None
         self._http = http if http is not None else httpx.AsyncClient(timeout=config.timeout)
-        self._up = Upstream(config.api_url, config.secret_key, self._http, retry_delays)
+        self._up = Upstream(config.base_url, config.secret_key, self._http, retry_delays)
 
     @property
     def supported_types(self) -> frozenset[str]:
@@ -212,16 +121,24 @@ class KomojuProcessor:
             return await self._found_or(call, charge.payment_id, budget, _refused_earlier())
         return answer.declined()
 
-    async def complete(self, call: Call, tx: Transaction, state: str, answer: str | None) -> Result:
+    async def complete(
+        self, call: Call, tx: Transaction, state: str, answer: str | None
+    ) -> Result | NeedsAction:
         """The customer is back from KOMOJU's page: KOMOJU knows how it ended (`answer`,
-        meant for kessai's own simulated pages, is not needed)."""
+        meant for kessai's own simulated pages, is not needed). Only a payment KOMOJU shows
+        as failed, cancelled or expired is declined; one still pending is `NeedsAction` (the
+        customer has not finished there: kessai lets go and waits); any other answer
+        (401/403 after a key change, 404...) leaves the outcome unknown, for kessai to ask
+        again later: the customer may well have paid."""
         ref = state[len(STATE_PREFIX) :] if state.startswith(STATE_PREFIX) else tx.reference
         if not ref:
             return Declined("request_failed", "This payment has no KOMOJU payment to complete.")
-        found = await self._up.get(f"/payments/{ref}", call.timeout)
-        if not found.ok:
-            return found.declined()
-        return settled(found.body, card_failure="three_d_secure_failed")
+        payment = await self._payment(ref, call.timeout)
+        if payment.get("status") == "pending":  # not finished on KOMOJU's page yet
+            details = payment.get("payment_details") or {}
+            redirect = details.get("redirect_url") if isinstance(details, dict) else None
+            return NeedsAction(state, redirect if isinstance(redirect, str) else None, ref)
+        return settled(payment, card_failure="three_d_secure_failed")
 
     async def capture(self, call: Call, tx: Transaction, amount: int) -> Result:
         answer = await self._move(call, tx, "capture", {"amount": amount})
@@ -259,22 +176,21 @@ class KomojuProcessor:
     async def vault(
         self, call: Call, card: Card, *, verify: bool = True, scenario: str | None = None
     ) -> Vaulted | Declined:
-        """verify=False: a KOMOJU token (single use, 24 hours); verify=True: a KOMOJU
-        customer holding the card, which KOMOJU checks as for a payment."""
-        details = card_details(card)
+        """Keep the card as a KOMOJU customer, whatever `verify` says: kessai charges a
+        saved card again and again, and a KOMOJU token is single-use. KOMOJU checks the
+        card when it keeps it, so a card it declines is refused here."""
+        body = {
+            "payment_details": card_details(card),
+            "metadata": {"kessai_operation": call.operation_id},
+        }
         key = idempotency_key(call.operation_id)
-        if verify:
-            body = {"payment_details": details, "metadata": {"kessai_operation": call.operation_id}}
-            path, prefix = "/customers", CUSTOMER_PREFIX
-        else:
-            body, path, prefix = {"payment_details": details}, "/tokens", TOKEN_PREFIX
-        answer = await self._up.post(path, body, call.timeout, key=key, scenario=scenario)
+        answer = await self._up.post("/customers", body, call.timeout, key=key, scenario=scenario)
         if not answer.ok:
             return answer.declined()
         ref = answer.body.get("id")
         if not isinstance(ref, str) or not ref:
-            raise OutcomeUnknown(f"KOMOJU answered POST /api/v1{path} without an id.")
-        return Vaulted(prefix + ref)
+            raise OutcomeUnknown("KOMOJU answered POST /api/v1/customers without an id.")
+        return Vaulted(CUSTOMER_PREFIX + ref)
 
     # ------------------------------------------------------------------ lost answers
 
@@ -352,7 +268,7 @@ class KomojuProcessor:
         captured = done == "captured"
         if isinstance(answer, Declined) or answer.ok or answer.status in (401, 403):
             return answer if isinstance(answer, Declined) else _moved(answer, tx, captured)
-        status = (await self._payment(tx, budget.left())).get("status")
+        status = (await self._payment(tx.reference or "", budget.left())).get("status")
         if status == done or (captured and status == "refunded"):
             return Approved(captured=captured, reference=tx.reference)
         return _moved(answer, tx, captured)
@@ -362,7 +278,7 @@ class KomojuProcessor:
         otherwise it is sent again (same key: replayed if KOMOJU did it meanwhile)."""
         budget = _Budget(call.timeout)
         if tx.reference:
-            refunds = (await self._payment(tx, budget.left())).get("refunds")
+            refunds = (await self._payment(tx.reference, budget.left())).get("refunds")
             for refund in refunds if isinstance(refunds, list) else []:
                 if isinstance(refund, dict) and refund.get("description") == refund_mark(call):
                     return Approved(captured=True, reference=tx.reference)
@@ -370,12 +286,16 @@ class KomojuProcessor:
         answer = await self._move(call, tx, "refund", body, budget.left())
         return answer if isinstance(answer, Declined) else _moved(answer, tx, True)
 
-    async def _payment(self, tx: Transaction, budget: float) -> dict[str, Any]:
-        answer = await self._up.get(f"/payments/{tx.reference}", budget)
+    async def _payment(self, ref: str, budget: float) -> dict[str, Any]:
+        """KOMOJU's payment `ref`, or OutcomeUnknown when KOMOJU does not show it."""
+        answer = await self._up.get(f"/payments/{ref}", budget)
         if not answer.ok:
             raise OutcomeUnknown(
-                f"KOMOJU refused to show payment {tx.reference} (HTTP {answer.status})."
+                f"KOMOJU did not show payment {ref} (HTTP {answer.status}): "
+                f"{answer.declined().message}"
             )
+        if answer.body.get("id") != ref:
+            raise OutcomeUnknown(f"KOMOJU answered GET /api/v1/payments/{ref} with another id.")
         return dict(answer.body)
 
 

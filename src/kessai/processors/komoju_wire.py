@@ -255,7 +255,10 @@ def payment_body(call: Call, charge: Charge) -> dict[str, Any] | Declined:
         body["return_url"] = charge.return_url
     ptype = PAYMENT_TYPES.get(charge.payment_type)
     if ptype is not None and ptype.kind != "card":
-        body["payment_details"] = {**charge.details, "type": charge.payment_type}
+        given = {k: v for k, v in charge.details.items() if v != ""}  # KOMOJU refuses "" (no email)
+        if ptype.kind == "cash" and charge.expiry_days is not None:
+            given["expiry_days"] = charge.expiry_days
+        body["payment_details"] = {**given, "type": charge.payment_type}
     elif charge.card_reference is not None:
         ref = charge.card_reference
         if ref.startswith(TOKEN_PREFIX) and len(ref) > len(TOKEN_PREFIX):
@@ -288,11 +291,14 @@ def kind_of(payment: Mapping[str, Any]) -> str:
 
 
 def instructions(payment: Mapping[str, Any]) -> dict[str, Any]:
-    """What a cash-type payment's customer needs: KOMOJU's payment_details minus `type`."""
+    """What a cash-type payment's customer needs: KOMOJU's payment_details minus `type`,
+    with KOMOJU's own `payment_deadline` (the payment's, unless the details have one)."""
     details = payment.get("payment_details")
-    if not isinstance(details, dict):
-        return {}
-    return {k: v for k, v in details.items() if k != "type"}
+    found = {k: v for k, v in details.items() if k != "type"} if isinstance(details, dict) else {}
+    deadline = payment.get("payment_deadline")
+    if isinstance(deadline, str) and deadline and not found.get("payment_deadline"):
+        found["payment_deadline"] = deadline
+    return found
 
 
 def outcome_of(payment: Mapping[str, Any], *, card_failure: str = "card_declined") -> Outcome:

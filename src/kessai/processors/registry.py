@@ -15,16 +15,11 @@ naming the field; an unknown name raises `UnknownProcessor` listing the known on
 
 from __future__ import annotations
 
-import ipaddress
-import math
-import re
 from collections.abc import Mapping
 from functools import cache
 from importlib.metadata import entry_points
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
-from kessai.core import rules
 from kessai.processors.base import Processor
 
 GROUP = "kessai.processors"
@@ -119,93 +114,21 @@ simulated = _Simulated()
 
 # ------------------------------------------------------------------ komoju
 
-KOMOJU_FIELDS = ("api_url", "secret_key", "webhook_secret", "timeout")
-DEFAULT_TIMEOUT = 10.0
-MAX_TIMEOUT = 120.0
-_SECRET_KEY = re.compile(r"sk_[A-Za-z0-9_]{13,250}")
-
-
-def loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def api_url(value: Any) -> str:
-    """An https URL (http only to this machine, for tests), without query or fragment."""
-    try:
-        url = rules.http_url(value)
-    except rules.Invalid as exc:
-        raise ConfigError("komoju", "api_url", exc.message) from None
-    parts = urlsplit(url)
-    if parts.query or parts.fragment:
-        raise ConfigError("komoju", "api_url", "must not have a query or a fragment")
-    if parts.scheme != "https" and not loopback(parts.hostname or ""):
-        raise ConfigError(
-            "komoju",
-            "api_url",
-            "must be https (plain http only to this machine: localhost, 127.0.0.1, ::1), "
-            "so the secret key is never sent in the clear",
-        )
-    return url.rstrip("/")
-
-
-def secret_key(value: Any) -> str:
-    if not isinstance(value, str) or not _SECRET_KEY.fullmatch(value):
-        raise ConfigError(
-            "komoju",
-            "secret_key",
-            "must be a KOMOJU secret key: sk_ then 13 or more letters, digits or underscores",
-        )
-    return value
-
-
-def webhook_secret(value: Any) -> str | None:
-    if value is None:
-        return None
-    try:
-        return rules.single_line(rules.text(value, max_length=255, allow_empty=False))
-    except rules.Invalid as exc:
-        raise ConfigError("komoju", "webhook_secret", exc.message) from None
-
-
-def timeout(value: Any) -> float:
-    if value is None:
-        return DEFAULT_TIMEOUT
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError("komoju", "timeout", "must be a number of seconds")
-    seconds = float(value)
-    if not (math.isfinite(seconds) and 0 < seconds <= MAX_TIMEOUT):
-        raise ConfigError(
-            "komoju", "timeout", f"must be more than 0 and at most {MAX_TIMEOUT:g} seconds"
-        )
-    return seconds
-
 
 class _Komoju:
-    """`komoju`: KOMOJU's API at `api_url` (`kessai.processors.komoju`)."""
+    """`komoju`: KOMOJU's API at `api_url` (`kessai.processors.komoju`). Its settings have
+    one rule set, `KomojuConfig` (`kessai.processors.komoju_config`): what `check` accepts
+    is exactly what builds."""
 
     def check(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        _only("komoju", config, KOMOJU_FIELDS)
-        for required in ("api_url", "secret_key"):
-            if config.get(required) is None:
-                raise ConfigError("komoju", required, "is required for the komoju processor")
-        return {
-            "api_url": api_url(config["api_url"]),
-            "secret_key": secret_key(config["secret_key"]),
-            "webhook_secret": webhook_secret(config.get("webhook_secret")),
-            "timeout": timeout(config.get("timeout")),
-        }
+        from kessai.processors.komoju_config import KomojuConfig
+
+        return KomojuConfig.from_mapping(config).stored()
 
     def __call__(self, config: Mapping[str, Any]) -> Processor:
-        from kessai.processors.komoju import KomojuConfig, KomojuProcessor
+        from kessai.processors.komoju import from_config
 
-        checked = self.check(config)
-        processor: Processor = KomojuProcessor(KomojuConfig(**checked))
+        processor: Processor = from_config(config)
         return processor
 
 

@@ -54,13 +54,20 @@ class Decline:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """Answer this, whatever it is (to test what kessai does with odd answers)."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
 class Wait:
     """Hold the call until `gate` is set, then carry it out."""
 
     gate: asyncio.Event
 
 
-Step = Unknown | LoseAnswer | Decline | Wait
+Step = Unknown | LoseAnswer | Decline | Answer | Wait
 
 
 @dataclass
@@ -92,6 +99,10 @@ class ScriptedProcessor:
             raise OutcomeUnknown("scripted: no answer")
         if isinstance(step, Decline):
             return decline(step.code)
+        if isinstance(step, Answer):
+            if isinstance(step.value, Exception):
+                raise step.value
+            return step.value
         if call.operation_id not in self.done:
             self.done[call.operation_id] = (kind, await carry_out())
         outcome = self.done[call.operation_id][1]

@@ -1,9 +1,10 @@
-"""Starting and finishing payments: shared by session pay, POST /payments and the pages.
+"""Payment attempts: shared by session pay, POST /payments and the pages.
 
 `resolve_source` turns `payment_details` (a card, cash or wallet details, or a token id) or a
-customer id into a `Source`; `start` asks the processor and records the payment and its
-event; `finish` completes a payment that needed the customer elsewhere (3-D Secure, a
-wallet). Every write happens in the caller's transaction.
+customer id into a `Source`; `pending_payment` builds the payment row phase 1 records and
+the `Charge` phase 2 sends; `authorize_changes` and `complete_changes` are what phase 3
+writes for the processor's answer (`kessai.services.phases`, `kessai.services.outcomes`).
+Nothing here calls a processor or opens a transaction.
 """
 
 from __future__ import annotations
@@ -215,6 +216,7 @@ def pending_payment(
         scenario=scenario or source.scenario,
         customer_present=source.customer_present,
         return_url=f"{rt.settings.base_url}/payments/{payment_id}/return",
+        expiry_days=source.expiry_days,
     )
     payment: dict[str, Any] = {
         "id": payment_id,

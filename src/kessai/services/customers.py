@@ -153,34 +153,43 @@ async def _event(conn: AsyncConnection, row: Mapping[Any, Any], event_type: str,
     )
 
 
-async def create(
+def create(
     rt: Runtime, caller: Caller, params: CustomerParams, scenario: str | None
 ) -> Plan[RowMapping | Declined]:
-    scope = scope_of(caller)
-    vaulted = await vault_details(rt, scope, params.payment_details)
-
-    async def prepare(conn: AsyncConnection) -> Done[RowMapping | Declined]:
-        card = await fields_in(conn, rt, scope, params.payment_details, vaulted)
-        return Done(
-            await save(
-                conn, rt, scope, customer_id=None, params=params, card=card, scenario=scenario
-            )
-        )
-
-    return Plan(prepare, phases.never)
+    return _saving(rt, caller, None, params, scenario)
 
 
-async def update(
+def update(
     rt: Runtime, caller: Caller, customer_id: str, params: CustomerParams
 ) -> Plan[RowMapping | Declined]:
+    return _saving(rt, caller, customer_id, params, None)
+
+
+def _saving(
+    rt: Runtime,
+    caller: Caller,
+    customer_id: str | None,
+    params: CustomerParams,
+    scenario: str | None,
+) -> Plan[RowMapping | Declined]:
+    """Card details are vaulted before the transaction (`before`); a token id is consumed
+    inside it."""
     scope = scope_of(caller)
-    vaulted = await vault_details(rt, scope, params.payment_details)
+    if isinstance(params.payment_details, dict):
+        parse_card(params.payment_details, rt)  # refused before anything is vaulted
+    vaulted: list[Fields] = [None]
+
+    async def before() -> None:
+        vaulted[0] = await vault_details(rt, scope, params.payment_details)
 
     async def prepare(conn: AsyncConnection) -> Done[RowMapping | Declined]:
-        card = await fields_in(conn, rt, scope, params.payment_details, vaulted)
-        return Done(await save(conn, rt, scope, customer_id=customer_id, params=params, card=card))
+        card = await fields_in(conn, rt, scope, params.payment_details, vaulted[0])
+        saved = await save(
+            conn, rt, scope, customer_id=customer_id, params=params, card=card, scenario=scenario
+        )
+        return Done(saved)
 
-    return Plan(prepare, phases.never)
+    return Plan(prepare, phases.never, before=before)
 
 
 async def get(conn: AsyncConnection, caller: Caller, customer_id: str) -> RowMapping:

@@ -1,6 +1,8 @@
 """Running operations: the one place transactions are opened, and idempotency.
 
-`run()` executes a writing operation in one transaction. With an idempotency key, the key
+`run()` executes a writing operation in one transaction (operations that call a processor
+run in phases instead: `kessai.services.phases`, whose retries `claim` and `lookup` hand
+an open operation to resume, `Resume`). With an idempotency key, the key
 row is claimed in that same transaction and the rendered response stored before commit:
 a replay returns the stored status and body; the same key with another request is 422;
 the same key still running elsewhere is 409. Expected errors (`KessaiError` below 500)
@@ -57,6 +59,31 @@ async def read(rt: Runtime, operation: Operation[T]) -> T:
 async def write(rt: Runtime, operation: Operation[T]) -> T:
     async with rt.db.transaction() as conn:
         return await operation(conn)
+
+
+async def lookup(rt: Runtime, caller: Caller, key: IdempotencyKey) -> Rendered | Resume | None:
+    """What a request with `key` finds before it starts: the stored response to replay, the
+    open operation to resume (`Resume`), or None (run it). A key of another request is
+    `KeyMisuse`. Read on a connection of its own; `claim` decides again under the lock."""
+    row = await read(
+        rt,
+        lambda conn: idempotency.existing(
+            conn, merchant_id=caller.merchant_id, livemode=caller.livemode, key=key.key
+        ),
+    )
+    if row is None or rt.clock() - row["created_at"] > KEY_TTL:
+        return None
+    if row["status_code"] is None and row["operation_id"] is None:
+        return None  # being written right now: `claim` waits for it and decides
+    if row["fingerprint"] != key.fingerprint:
+        raise KeyMisuse(
+            "This X-KOMOJU-IDEMPOTENCY key was already used for a different request; "
+            "use a new key for a new request.",
+            param="X-KOMOJU-IDEMPOTENCY",
+        )
+    if row["status_code"] is None:
+        return Resume(int(row["id"]), row["operation_id"])
+    return int(row["status_code"]), bytes(row["body"])
 
 
 async def stored(rt: Runtime, caller: Caller, key: IdempotencyKey) -> Rendered | None:
@@ -174,12 +201,13 @@ async def claim(
     row = await idempotency.existing(
         conn, merchant_id=caller.merchant_id, livemode=caller.livemode, key=key.key
     )
-    if (
-        row is not None
-        and row["status_code"] is None
-        and row["operation_id"] is not None
-        and row["fingerprint"] == key.fingerprint
-    ):
+    if row is not None and row["status_code"] is None and row["operation_id"] is not None:
+        if row["fingerprint"] != key.fingerprint:
+            raise KeyMisuse(
+                "This X-KOMOJU-IDEMPOTENCY key was already used for a different request; "
+                "use a new key for a new request.",
+                param="X-KOMOJU-IDEMPOTENCY",
+            )
         # The first request stopped after its processor call began: carry that on.
         raise Resume(int(row["id"]), row["operation_id"])
     if row is None or row["status_code"] is None:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kessai.core import payments as states
 from kessai.core.payment_types import PAYMENT_TYPES
-from kessai.errors import NotFound, Unauthorized
+from kessai.errors import Conflict, NotFound, Unauthorized
 from kessai.processors import komoju_notices
 from kessai.processors.base import Approved, Declined
 from kessai.processors.simulated import decline
@@ -29,19 +29,23 @@ from kessai.store import sessions as session_store
 from kessai.store.processors import get_configs
 
 log = logging.getLogger("kessai.processors")
+_BUSY = "The payment is being changed right now; deliver this webhook again later."
 
 
 async def receive_komoju(rt: Runtime, merchant_id: str, body: bytes, signature: str | None) -> str:
     """Verify and apply one KOMOJU webhook for `merchant_id`; what it did, in a word."""
     configs = await execute.read(rt, lambda conn: get_configs(conn, merchant_id))
-    secrets = [
-        c.config.get("webhook_secret")
-        for c in configs.values()
+    secrets = {
+        livemode: str(c.config["webhook_secret"])
+        for livemode, c in configs.items()
         if c.name == "komoju" and c.config.get("webhook_secret")
-    ]
+    }
     if not secrets:
         raise NotFound("This merchant has no KOMOJU processor with a webhook secret.")
-    if not any(komoju_notices.verify(str(s), body, signature) for s in secrets):
+    modes = {
+        mode for mode, secret in secrets.items() if komoju_notices.verify(secret, body, signature)
+    }
+    if not modes:
         raise Unauthorized("The X-Komoju-Signature of this webhook does not match.")
     try:
         notice = komoju_notices.parse(body)
@@ -49,30 +53,45 @@ async def receive_komoju(rt: Runtime, merchant_id: str, body: bytes, signature: 
         return "ignored"
     if notice is None:
         return "ignored"
-    return await execute.write(rt, lambda conn: _apply(conn, rt, merchant_id, notice))
+    return await execute.write(rt, lambda conn: _apply(conn, rt, merchant_id, modes, notice))
 
 
 async def _apply(
-    conn: AsyncConnection, rt: Runtime, merchant_id: str, notice: komoju_notices.Notice
+    conn: AsyncConnection,
+    rt: Runtime,
+    merchant_id: str,
+    modes: set[bool],
+    notice: komoju_notices.Notice,
 ) -> str:
-    payment = await payment_store.get(conn, notice.payment_id, lock=True)
+    found = await payment_store.get(conn, notice.payment_id)
     if (
-        payment is None
-        or payment["merchant_id"] != merchant_id
-        or payment["processor"] != "komoju"
-        or payment["processor_reference"] not in (None, notice.upstream_id)
+        found is None
+        or found["merchant_id"] != merchant_id
+        or found["livemode"] not in modes  # signed with the secret of the payment's mode
+        or found["processor"] != "komoju"
+        or found["processor_reference"] not in (None, notice.upstream_id)
     ):
         return "unknown payment"
-    if payment["operation_id"] is not None:
-        return "held"  # its operation's outcome will be applied instead
+    session = None
+    if found["session_id"] is not None:  # lock order: session first, as pay() does
+        session = await session_store.get(conn, found["session_id"], lock=True)
+    payment = await payment_store.get(conn, notice.payment_id, lock=True)
+    assert payment is not None
+    if payment["operation_id"] is not None or (
+        payment["status"] == states.PENDING and session is not None and session["operation_id"]
+    ):
+        # An operation holds it: answer 409 so that KOMOJU delivers this again later.
+        raise Conflict(_BUSY)
     status = payment["status"]
     kind = PAYMENT_TYPES[payment["payment_type"]].kind
     if notice.status == states.CAPTURED and status == states.AUTHORIZED and kind == "cash":
         return await _captured_cash(conn, rt, payment)
     if status == states.PENDING and notice.status in (states.CAPTURED, states.AUTHORIZED):
-        return await _settle(conn, rt, payment, Approved(notice.status == states.CAPTURED))
+        outcome: Approved | Declined = Approved(notice.status == states.CAPTURED)
+        return await _settle(conn, rt, payment, outcome, session)
     if status == states.PENDING and notice.status in (states.FAILED, states.CANCELLED):
-        return await _settle(conn, rt, payment, decline(notice.failure_code or "request_failed"))
+        outcome = decline(notice.failure_code or "request_failed")
+        return await _settle(conn, rt, payment, outcome, session)
     if notice.status == states.EXPIRED and status in (states.PENDING, states.AUTHORIZED):
         return "expired" if await expire(conn, rt, payment) else "unchanged"
     return "unchanged"
@@ -93,18 +112,14 @@ async def _captured_cash(conn: AsyncConnection, rt: Runtime, payment: Mapping[An
 
 
 async def _settle(
-    conn: AsyncConnection, rt: Runtime, payment: Mapping[Any, Any], outcome: Approved | Declined
+    conn: AsyncConnection,
+    rt: Runtime,
+    payment: Mapping[Any, Any],
+    outcome: Approved | Declined,
+    session: Mapping[Any, Any] | None,
 ) -> str:
     """A 3-D Secure or wallet payment finished upstream before the customer came back."""
-    if payment["session_id"] is not None:
-        session = await session_store.get(conn, payment["session_id"], lock=True)
-        if session is not None and session["operation_id"] is not None:
-            return "held"  # another attempt on its session is with the processor
-    changes = charging.complete_changes(rt, payment, outcome)
-    if not await payment_store.move(conn, payment["id"], states.PENDING, changes):
+    if not await outcomes.settle_attempt(conn, rt, None, "complete", payment, outcome, session):
         return "unchanged"
-    updated = {**payment, **changes}
-    await charging.record_event(conn, updated, charging.event_of(outcome), rt.clock(), outcome)
-    if payment["session_id"] is not None:
-        await outcomes.after_attempt(conn, rt, payment["session_id"], "", updated)
-    return updated["status"]
+    updated = await payment_store.get(conn, payment["id"])
+    return str(updated["status"]) if updated is not None else "unchanged"

@@ -1,9 +1,10 @@
 """Phase 3: what a processor's answer does to the payment (and session) it was about.
 
 `apply` is the same whoever learned the outcome: the request that made the call, a retry
-of it, the reconciler, or (later) the acquirer's own notification. It runs in the
-transaction that closed the operation, and every move is conditional on the payment
-still being held by that operation, so an outcome is applied exactly once.
+of it, or the reconciler (an acquirer's notification uses `settle_attempt` too). It runs in
+the transaction that closed the operation, so an outcome is applied exactly once; every
+move but a refund's is also conditional on the payment still being held by that operation
+(a refund settles the amount it reserved).
 """
 
 from __future__ import annotations
@@ -58,6 +59,17 @@ def encode(outcome: Any) -> dict[str, Any]:
     raise TypeError(f"not an outcome: {type(outcome).__name__}")
 
 
+def decode(encoded: Mapping[str, Any]) -> Outcome:
+    kind = encoded["type"]
+    if kind == "approved":
+        return Approved(bool(encoded["captured"]), encoded.get("reference"))
+    if kind == "declined":
+        return Declined(encoded["code"], encoded["message"])
+    if kind == "needs_action":
+        return NeedsAction(encoded["state"], encoded.get("redirect_url"), encoded.get("reference"))
+    return AwaitingCustomer(encoded.get("details") or {}, encoded.get("reference"))
+
+
 def decline_of(operation: Mapping[Any, Any]) -> Declined | None:
     """The decline an operation ended with, if it did."""
     outcome = operation["outcome"] or {}
@@ -96,11 +108,17 @@ async def apply(
     conn: AsyncConnection, rt: Runtime, operation: Mapping[Any, Any], outcome: Outcome
 ) -> None:
     kind = operation["kind"]
+    session = None
+    if operation["session_id"] is not None:  # lock order: session first, as pay() does
+        session = await session_store.get(conn, operation["session_id"], lock=True)
     payment = await payment_store.get(conn, operation["payment_id"], lock=True)
     if payment is None:
         return
     if kind in ("authorize", "complete"):
-        await _attempt(conn, rt, operation, payment, outcome)
+        expiry_days = (operation["request"] or {}).get("expiry_days")
+        await settle_attempt(
+            conn, rt, operation["id"], kind, payment, outcome, session, expiry_days
+        )
     elif kind == "capture":
         await _capture(conn, rt, operation, payment, outcome)
     elif kind == "refund":
@@ -122,52 +140,67 @@ async def _move(
     )
 
 
-async def _attempt(
+async def settle_attempt(
     conn: AsyncConnection,
     rt: Runtime,
-    operation: Mapping[Any, Any],
+    operation_id: str | None,
+    kind: str,
     payment: Mapping[Any, Any],
     outcome: Outcome,
-) -> None:
-    if operation["kind"] == "authorize":
-        expiry_days = (operation["request"] or {}).get("expiry_days")
+    session: Mapping[Any, Any] | None,
+    expiry_days: int | None = None,
+) -> bool:
+    """Move a pending payment as its authorization or completion ended (the caller holds
+    the session's lock, then the payment's). `operation_id`: the operation holding the
+    payment, or None for an acquirer's notice (then nobody may hold it).
+
+    A success completes the session, unless the session was completed (or closed) some
+    other way meanwhile: then the payment is still recorded as it is at the acquirer, and
+    does not complete the session (the merchant sees a second captured payment to refund).
+    """
+    if kind == "authorize":
         changes, event_type = charging.authorize_changes(rt, payment, outcome, expiry_days)
-    else:
-        assert isinstance(outcome, Approved | Declined)
+    elif isinstance(outcome, Approved | Declined):
         changes = charging.complete_changes(rt, payment, outcome)
         event_type = charging.event_of(outcome)
-    if not await _move(conn, operation, changes):
-        return
+    else:  # still waiting on the acquirer's page: let go, stay pending
+        changes, event_type = {"operation_id": None}, None
+    completes = session is not None and session["status"] == "pending"
+    if not completes:
+        changes["completes_session"] = None
+    held_by = payments_table.c.operation_id
+    where = [held_by == operation_id] if operation_id else [held_by.is_(None)]
+    if not await rows.update_where(conn, payments_table, payment["id"], where, changes):
+        return False
     updated = {**payment, **changes}
     if event_type is not None:
         await charging.record_event(conn, updated, event_type, rt.clock(), outcome)
-    if operation["session_id"] is not None:
-        await after_attempt(conn, rt, operation["session_id"], operation["id"], updated)
+    if session is not None:
+        await after_attempt(conn, rt, session, operation_id, updated)
+    return True
 
 
 async def after_attempt(
     conn: AsyncConnection,
     rt: Runtime,
-    session_id: str,
-    operation_id: str,
+    session: Mapping[Any, Any],
+    operation_id: str | None,
     payment: Mapping[Any, Any],
 ) -> None:
-    """Release the session; complete it if the attempt succeeded (saving the card on the
-    session's customer first in `customer_payment` mode)."""
+    """Release the session; complete it if the payment completes it (saving the card on
+    the session's customer first in `customer_payment` mode)."""
     from kessai.services.sessions import save_customer  # sessions imports this module
 
-    session = await session_store.get(conn, session_id, lock=True)
-    if session is None:
-        return
-    await session_store.release(conn, session_id, operation_id)
-    if payment["status"] not in states.SUCCESSFUL:
+    if operation_id is not None:
+        await session_store.release(conn, session["id"], operation_id)
+    if payment["completes_session"] != session["id"]:
         return
     if session["mode"] == "customer_payment" and payment["card_reference"]:
         source = charging.Source(
             "credit_card", payment["payment_details"], fingerprint=payment["card_fingerprint"]
         )
         await save_customer(conn, rt, session, source, payment["card_reference"])
-    await session_store.complete(conn, session_id, payment["id"], rt.clock())
+    await session_store.complete(conn, session["id"], payment["id"], rt.clock())
 
 
 async def _capture(

@@ -131,7 +131,7 @@ def create(
             lambda p, call: p.authorize(call, charge),
         )
 
-    return Plan(prepare, present)
+    return Plan(prepare, present, (caller.merchant_id, caller.livemode))
 
 
 async def present(conn: AsyncConnection, operation: Mapping[Any, Any]) -> PaymentView:
@@ -192,8 +192,8 @@ def _moving(
         processor = await rt.processor(row["merchant_id"], row["livemode"])
         tx = outcomes.transaction(row, scenario)
         invoke: phases.Invoke
-        if kind == "capture":
-            invoke = lambda p, call: p.capture(call, tx, amount or 0)  # noqa: E731
+        if kind == "capture":  # the tax was authorized with the amount: it is taken too
+            invoke = lambda p, call: p.capture(call, tx, (amount or 0) + row["tax"])  # noqa: E731
         elif kind == "refund":
             invoke = lambda p, call: p.refund(call, tx, amount or 0)  # noqa: E731
         else:
@@ -210,7 +210,7 @@ def _moving(
         )
         return Intent(processor, operation, invoke)
 
-    return Plan(prepare, present)
+    return Plan(prepare, present, (caller.merchant_id, caller.livemode))
 
 
 def capture(
@@ -339,8 +339,11 @@ async def customer_paid(conn: AsyncConnection, rt: Runtime, payment_id: str) -> 
     if found is None:
         raise NotFound("No such payment.")
     row: Mapping[Any, Any] = found
-    if row["livemode"]:
-        raise Forbidden("Simulating a cash payment is only possible in test mode.")
+    if row["livemode"] or row["processor"] != "simulated":
+        raise Forbidden(
+            "Simulating a cash payment is only possible in test mode, with the simulated "
+            "processor (pay a KOMOJU payment on KOMOJU's own page)."
+        )
     now = rt.clock()
     if row["status"] != states.AUTHORIZED or PAYMENT_TYPES[row["payment_type"]].kind != "cash":
         raise NotCapturable(f"This payment is {row['status']} and is not waiting for cash.")

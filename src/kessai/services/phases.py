@@ -13,14 +13,16 @@
 When the answer is lost (`OutcomeUnknown`, the deadline, a processor bug), phase 3 instead
 keeps the operation open with a backoff and answers 503: the payment stays as it was (a new
 one `pending`). A retry of the request with the same idempotency key resumes the operation
-(`Resume`); the reconciler (`kessai.worker.reconcile`) resumes every open operation whose
-lease ran out, until each is closed. Resuming asks the processor's `reconcile`, never a
-fresh charge. The state machine, phases included, is drawn in docs/processors.md.
+(`Resume`, `kessai.services.reconciling`); the reconciler (`kessai.worker.reconcile`)
+resumes every open operation whose lease ran out, until each is closed. Resuming asks
+the processor's `reconcile`, never a fresh charge. The state machine, phases included, is
+drawn in docs/processors.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -34,7 +36,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kessai.errors import Conflict, KessaiError, ProcessorUnavailable
 from kessai.ids import new_id
-from kessai.processors.base import Call, Card, Declined, OutcomeUnknown, Processor
+from kessai.processors.base import (
+    Approved,
+    AwaitingCustomer,
+    Call,
+    Card,
+    Declined,
+    NeedsAction,
+    OutcomeUnknown,
+    Processor,
+    Vaulted,
+)
 from kessai.services import execute, outcomes
 from kessai.services.execute import IdempotencyKey, Rendered, Resume, render_error
 from kessai.services.runtime import Caller, Runtime
@@ -77,6 +89,11 @@ class Plan(Generic[T]):
 
     prepare: Callable[[AsyncConnection], Awaitable[Intent | Done[T]]]
     present: Present[T]
+    # The (merchant id, livemode) whose processor `prepare` asks for, when known: it is
+    # looked up before the transaction opens, so `prepare` finds it cached.
+    scope: tuple[str, bool] | None = None
+    # Work before any transaction (vaulting a card), skipped by a replay or a resume.
+    before: Callable[[], Awaitable[None]] | None = None
 
 
 async def never(conn: AsyncConnection, operation: RowMapping) -> Any:
@@ -136,9 +153,19 @@ async def run(
     plan: Plan[T],
     render: Callable[[T], Rendered],
 ) -> Rendered:
-    """An API request: the three phases, idempotent under `key`; errors rendered."""
+    """An API request: the three phases, idempotent under `key`; errors rendered.
+
+    The key is looked up first: a stored answer is replayed, an open operation resumed,
+    before anything else (the plan's `before` included) runs again."""
     try:
-        return render(await _perform(rt, plan, caller, key, render))
+        resume = None
+        if key is not None:
+            found = await execute.lookup(rt, caller, key)
+            if isinstance(found, Resume):
+                resume = found
+            elif found is not None:
+                return found
+        return render(await _perform(rt, plan, caller, key, render, resume))
     except _Replayed as replayed:
         return replayed.rendered
     except KessaiError as exc:
@@ -169,18 +196,26 @@ async def _perform(
     caller: Caller | None,
     key: IdempotencyKey | None,
     render: Callable[[T], Rendered] | None,
+    resume: Resume | None = None,
 ) -> T:
+    from kessai.services import reconciling  # it builds on this module
+
+    if resume is not None:
+        return await reconciling.resume_request(rt, plan, resume, render)
+    if plan.before is not None:
+        await plan.before()
     try:
         started = await _record(rt, plan, caller, key, render)
-    except Resume as resume:
-        return await _resume_request(rt, plan, resume, render)
+    except Resume as raced:  # the key became a recovery point meanwhile
+        return await reconciling.resume_request(rt, plan, raced, render)
     if isinstance(started, Done):
         return started.value
     intent, key_id = started
     operation_id = intent.operation["id"]
     call = Call(operation_id, intent.processor.timeout)
-    outcome = await _call(intent.processor, call, intent.invoke)
-    return await _apply(rt, plan, operation_id, outcome, key_id, render)
+    kind = intent.operation["kind"]
+    outcome = await call_processor(intent.processor, call, kind, intent.invoke)
+    return await apply_answer(rt, plan, operation_id, outcome, key_id, render)
 
 
 async def _record(
@@ -191,6 +226,8 @@ async def _record(
     render: Callable[[T], Rendered] | None,
 ) -> Done[T] | tuple[Intent, int | None]:
     """Phase 1, waiting (without holding anything) while another operation is busy."""
+    if plan.scope is not None:
+        await rt.processor(*plan.scope)
     give_up = time.monotonic() + BUSY_WAIT_SECONDS
     pause = 0.005
     while True:
@@ -220,22 +257,44 @@ async def _record(
             pause = min(pause * 2, 0.2)
 
 
-async def _call(processor: Processor, call: Call, invoke: Invoke) -> Any:
-    """Phase 2: the processor's answer, or the `OutcomeUnknown` that stands for none."""
+# What each kind of operation may answer; anything else is treated as no answer.
+ANSWERS: dict[str, tuple[type, ...]] = {
+    "authorize": (Approved, Declined, NeedsAction, AwaitingCustomer),
+    "complete": (Approved, Declined, NeedsAction),
+    "capture": (Approved, Declined),
+    "refund": (Approved, Declined),
+    "cancel": (Approved, Declined),
+    "vault": (Vaulted, Declined),
+}
+
+
+async def call_processor(processor: Processor, call: Call, kind: str, invoke: Invoke) -> Any:
+    """Phase 2: the processor's answer, or the `OutcomeUnknown` that stands for none.
+
+    Whatever goes wrong in the call (its deadline, an exception, an answer of the wrong
+    kind) counts as no answer: what the acquirer did is found out later, never guessed."""
     try:
-        return await asyncio.wait_for(invoke(processor, call), call.timeout + 1)
+        answer = await asyncio.wait_for(invoke(processor, call), call.timeout + 1)
     except OutcomeUnknown as exc:
         return exc
     except TimeoutError:
         return OutcomeUnknown(f"no answer within {call.timeout:g} seconds")
-    except KessaiError:
-        raise
     except Exception as exc:  # a processor bug must not lose what it may have done
         log.exception("processor %s failed on operation %s", processor.name, call.operation_id)
         return OutcomeUnknown(f"processor error: {type(exc).__name__}")
+    if not isinstance(answer, ANSWERS[kind]):
+        log.error(
+            "processor %s answered %s to a %s (operation %s)",
+            processor.name,
+            type(answer).__name__,
+            kind,
+            call.operation_id,
+        )
+        return OutcomeUnknown(f"processor answered {type(answer).__name__} to a {kind}")
+    return answer
 
 
-async def _apply(
+async def apply_answer(
     rt: Runtime,
     plan: Plan[T],
     operation_id: str,
@@ -243,20 +302,34 @@ async def _apply(
     key_id: int | None,
     render: Callable[[T], Rendered] | None,
 ) -> T:
-    """Phase 3: apply the outcome once, present it, store the response under the key."""
+    """Phase 3: apply the outcome once, present it, store the response under the key.
+
+    It runs to its end even if the request is cancelled meanwhile (shielded); if it fails,
+    the answer is kept on the open operation, so reconciling applies it without asking."""
     if isinstance(outcome, OutcomeUnknown):
-        await _defer(rt, operation_id, outcome)
+        await defer(rt, operation_id, outcome)
         raise OutcomePending(
-            "The processor did not answer in time, so the outcome is not known yet; nothing "
-            "more will be charged. Retry with the same X-KOMOJU-IDEMPOTENCY key to learn it.",
+            "The processor did not answer in time, so the outcome is not known yet. "
+            "Retry with the same X-KOMOJU-IDEMPOTENCY key to learn it (without a key, "
+            "GET the payment instead of retrying).",
             details={"operation": operation_id},
         )
-    async with rt.db.transaction() as conn:
-        operation = await close(rt, conn, operation_id, outcome)
-        value = await plan.present(conn, operation)
-        if key_id is not None and render is not None:
-            await idempotency.finish(conn, key_id, *render(value))
-        return value
+
+    async def phase_three() -> T:
+        async with rt.db.transaction() as conn:
+            operation = await close(rt, conn, operation_id, outcome)
+            value = await plan.present(conn, operation)
+            if key_id is not None and render is not None:
+                await idempotency.finish(conn, key_id, *render(value))
+            return value
+
+    try:
+        return await asyncio.shield(phase_three())
+    except Exception:
+        known = {"known": outcomes.encode(outcome)}
+        with contextlib.suppress(Exception):
+            await defer(rt, operation_id, OutcomeUnknown("applying the answer failed", known))
+        raise
 
 
 async def close(rt: Runtime, conn: AsyncConnection, operation_id: str, outcome: Any) -> RowMapping:
@@ -272,8 +345,10 @@ async def close(rt: Runtime, conn: AsyncConnection, operation_id: str, outcome: 
     return operation
 
 
-async def _defer(rt: Runtime, operation_id: str, unknown: OutcomeUnknown) -> None:
-    async def defer(conn: AsyncConnection) -> None:
+async def defer(rt: Runtime, operation_id: str, unknown: OutcomeUnknown) -> None:
+    """Keep the operation open, free to be resumed at once and reconciled after a backoff."""
+
+    async def keep_open(conn: AsyncConnection) -> None:
         row = await store.get(conn, operation_id)
         attempts = row["attempts"] if row is not None else 0
         now = rt.clock()
@@ -286,75 +361,13 @@ async def _defer(rt: Runtime, operation_id: str, unknown: OutcomeUnknown) -> Non
         )
 
     log.warning("operation %s: outcome unknown (%s)", operation_id, unknown.reason)
-    await execute.write(rt, defer)
+    await execute.write(rt, keep_open)
 
 
 def backoff(attempts: int) -> timedelta:
     """5 s, 10 s, 20 s ... up to 10 minutes, with jitter."""
     delay = min(RETRY_BASE * (2**attempts), RETRY_CAP)
     return delay * (0.5 + random.random() / 2)
-
-
-async def _resume_request(
-    rt: Runtime, plan: Plan[T], resume: Resume, render: Callable[[T], Rendered] | None
-) -> T:
-    """A retry of a request whose operation is still open (or was closed meanwhile)."""
-    outcome = await reconcile(rt, resume.operation_id)
-    if outcome is _BUSY:
-        raise Conflict(
-            "A request with this X-KOMOJU-IDEMPOTENCY key is still being processed; "
-            "retry in a moment."
-        )
-    if outcome is not None:
-        return await _apply(rt, plan, resume.operation_id, outcome, resume.key_id, render)
-    async with rt.db.transaction() as conn:  # closed already (by the reconciler, say)
-        operation = await store.get(conn, resume.operation_id)
-        assert operation is not None
-        value = await plan.present(conn, operation)
-        if render is not None:
-            await idempotency.finish(conn, resume.key_id, *render(value))
-        return value
-
-
-_BUSY = object()
-
-
-async def reconcile(rt: Runtime, operation_id: str) -> Any:
-    """Take an open operation whose lease ran out and ask its processor for the outcome.
-
-    Returns the outcome (an `OutcomeUnknown` too) for the caller to apply, None when the
-    operation is closed already, `_BUSY` when someone else holds its lease.
-    """
-    now = rt.clock()
-
-    async def take(conn: AsyncConnection) -> tuple[RowMapping | None, Any]:
-        operation = await store.get(conn, operation_id)
-        if operation is None or operation["status"] != store.OPEN:
-            return None, None
-        processor = await rt.processor(operation["merchant_id"], operation["livemode"])
-        taken = await store.take(conn, operation_id, now, lease_for(processor))
-        if taken is None:
-            return None, _BUSY
-        return taken, await outcomes.open_operation(conn, taken)
-
-    operation, open_op = await execute.write(rt, take)
-    if operation is None:
-        return open_op
-    processor = await rt.processor(operation["merchant_id"], operation["livemode"])
-    call = Call(operation_id, processor.timeout, operation["resume"])
-    return await _call(processor, call, lambda p, c: p.reconcile(c, open_op))
-
-
-async def reconcile_and_apply(rt: Runtime, operation_id: str) -> bool:
-    """The reconciler's step for one operation: True when it is closed now."""
-    outcome = await reconcile(rt, operation_id)
-    if outcome is None or outcome is _BUSY:
-        return outcome is None
-    if isinstance(outcome, OutcomeUnknown):
-        await _defer(rt, operation_id, outcome)
-        return False
-    await execute.write(rt, lambda conn: close(rt, conn, operation_id, outcome))
-    return True
 
 
 async def vault(
@@ -370,9 +383,10 @@ async def vault(
     reference. It moves no money, so it has no recovery point: when the answer is lost the
     request fails (503) and at most an unused vault entry stays at the acquirer."""
     processor = await rt.processor(merchant_id, livemode)
-    outcome = await _call(
+    outcome = await call_processor(
         processor,
         Call(new_id(), processor.timeout),
+        "vault",
         lambda p, call: p.vault(call, card, verify=verify, scenario=scenario),
     )
     if isinstance(outcome, OutcomeUnknown):

@@ -34,6 +34,7 @@ from kessai.processors import registry
 from kessai.processors.base import Processor
 from kessai.processors.directory import NO_LIVE_PROCESSOR, Directory
 from kessai.processors.simulated import SimulatedProcessor
+from kessai.store import operations
 from kessai.store import processors as store
 from kessai.store.db import Database
 from kessai.store.merchants import key_hint
@@ -202,8 +203,16 @@ async def set_processor(
 
     `simulated` in test mode, and `none` in live mode, remove the row: the default.
     `simulated` in live mode would approve payments no one pays: it needs
-    `allow_simulated_live` (demos only).
+    `allow_simulated_live` (demos only). While the mode has processor operations whose
+    answer was lost, it is `Refused`: only the processor that was called can resolve them.
     """
+    waiting = await operations.count_open(conn, merchant_id=merchant_id, livemode=livemode)
+    if waiting:
+        raise Refused(
+            f"{waiting} processor operation(s) of this mode are still waiting for their "
+            "outcome; only the processor they were sent to can resolve them. Try again once "
+            "the reconciler has resolved them (`kessai worker` or a running server does it)"
+        )
     if name == NONE:
         if not livemode:
             raise Refused("test mode always has a processor; `simulated` restores the default one")

@@ -1,8 +1,9 @@
 """Session operations: create, show, cancel, pay, and finishing 3-D Secure or a wallet.
 
-Each function runs inside the transaction `execute.run()` opened and gets its connection.
-Paying exactly once: the session row is locked (PostgreSQL) or the database is (SQLite),
-its status checked, and completion is a conditional update backed by the unique
+`create` runs in the transaction `execute.run()` opened; `cancel`, `pay` and
+`complete_action` are plans for `kessai.services.phases`. Paying exactly once: one attempt
+at a time holds the session (`sessions.operation_id`, set with a conditional update), its
+status is checked, and completion is a conditional update backed by the unique
 `payments.completes_session` column.
 """
 
@@ -205,7 +206,7 @@ def return_url_for(row: Mapping[Any, Any], base_url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-async def pay(
+def pay(
     rt: Runtime,
     caller: Caller | None,
     session_id: str,
@@ -215,30 +216,33 @@ async def pay(
 ) -> Plan[PayResult]:
     """Pay (or, in customer modes, register a card on) a session, exactly once.
 
-    A card to keep (customer modes) is vaulted first, before any transaction; then phase 1
-    holds the session for this one attempt and records the payment `pending`.
+    A card to keep (customer modes) is vaulted first (`before`, outside any transaction);
+    then phase 1 holds the session for this one attempt and records the payment `pending`.
     """
     scope = _scope(caller) if caller else {}
-    found = await execute.read(rt, lambda conn: session_store.get(conn, session_id, **scope))
-    if found is None:
-        raise NotFound(f"No session {session_id!r} exists for this merchant and mode.")
-    rules.check_payable(found["status"], found["expires_at"], rt.clock())
-    owner = charging.Scope(found["merchant_id"], found["livemode"])
-    card_reference: str | Declined | None = None
-    if found["mode"] in rules.CUSTOMER_MODES and isinstance(request.payment_details, dict):
-        # Checked here only to vault it; phase 1 checks it again with the session locked.
-        source = await execute.read(
-            rt,
-            lambda conn: charging.resolve_source(
-                conn,
+    vaulted: list[str | Declined | None] = [None]
+
+    async def before() -> None:
+        found = await execute.read(rt, lambda conn: session_store.get(conn, session_id, **scope))
+        if found is None:
+            raise NotFound(f"No session {session_id!r} exists for this merchant and mode.")
+        rules.check_payable(found["status"], found["expires_at"], rt.clock())
+        await rt.processor(found["merchant_id"], found["livemode"])  # cached for phase 1
+        if found["mode"] in rules.CUSTOMER_MODES and isinstance(request.payment_details, dict):
+            # Checked here only to vault it; phase 1 checks it again with the session locked.
+            owner = charging.Scope(found["merchant_id"], found["livemode"])
+            source = await execute.read(
                 rt,
-                owner,
-                payment_details=request.payment_details,
-                allowed_types=found["payment_types"],
-                email=found["email"],
-            ),
-        )
-        card_reference = await _vault(rt, found, source)
+                lambda conn: charging.resolve_source(
+                    conn,
+                    rt,
+                    owner,
+                    payment_details=request.payment_details,
+                    allowed_types=found["payment_types"],
+                    email=found["email"],
+                ),
+            )
+            vaulted[0] = await _vault(rt, found, source)
 
     async def prepare(conn: AsyncConnection) -> Intent | Done[PayResult]:
         row = await session_store.get(conn, session_id, **scope, lock=True)
@@ -249,6 +253,7 @@ async def pay(
         if row["operation_id"] is not None:
             raise Busy()
         processor = await rt.processor(row["merchant_id"], row["livemode"])
+        owner = charging.Scope(row["merchant_id"], row["livemode"])
         source = await charging.resolve_source(
             conn,
             rt,
@@ -257,7 +262,7 @@ async def pay(
             allowed_types=row["payment_types"],
             email=row["email"],
         )
-        reference = card_reference
+        reference = vaulted[0]
         if row["mode"] in rules.CUSTOMER_MODES:
             if source.card is None and source.card_reference is None:
                 raise InvalidPaymentType(
@@ -307,7 +312,7 @@ async def pay(
         )
         return Intent(processor, operation, lambda p, call: p.authorize(call, charge))
 
-    return Plan(prepare, presenter(rt))
+    return Plan(prepare, presenter(rt), before=before)
 
 
 def presenter(rt: Runtime) -> phases.Present[PayResult]:
@@ -419,10 +424,15 @@ def complete_action(rt: Runtime, payment_id: str, answer: str | None) -> Plan[Pa
         if row is not None:
             try:
                 rules.check_payable(row["status"], row["expires_at"], rt.clock())
+                await session_store.hold(conn, row["id"], operation_id)
             except SessionNotPayable as exc:
-                return Done(await _refuse(conn, rt, payment, exc.message))
-            await session_store.hold(conn, row["id"], operation_id)
-        await payment_store.hold(conn, payment_id, (payment_states.PENDING,), operation_id)
+                if answer is not None:
+                    # The customer's answer is still only here: nothing happened anywhere.
+                    return Done(await _refuse(conn, rt, payment, exc.message))
+                # The acquirer settled it on its own page: record what it did (a success
+                # no longer completes the session; the merchant refunds it).
+        if not await payment_store.hold(conn, payment_id, (payment_states.PENDING,), operation_id):
+            raise Busy()
         processor = await rt.processor(payment["merchant_id"], payment["livemode"])
         tx = outcomes.transaction(payment)
         state = payment["processor_state"] or ""
@@ -449,7 +459,8 @@ async def _refuse(
     """Fail a payment whose session can no longer be paid, without asking the processor."""
     decline = Declined("request_failed", message)
     changes = charging.complete_changes(rt, payment, decline)
-    await payment_store.move(conn, payment["id"], payment_states.PENDING, changes)
+    if not await payment_store.move(conn, payment["id"], payment_states.PENDING, changes):
+        raise NotFound("This payment page is already finished.")
     updated = {**payment, **changes}
     await charging.record_event(conn, updated, "payment.failed", rt.clock(), decline)
     session = await session_store.get(conn, payment["session_id"])

@@ -8,6 +8,8 @@
 
 It also deletes idempotency keys older than 24 hours, which no request can replay any more.
 
+Payments of a processor whose acquirer expires them itself (KOMOJU) are left to its notices.
+
 It is safe to run from any number of processes at once: rows are claimed with
 `FOR UPDATE SKIP LOCKED` on PostgreSQL (SQLite serializes writers), and every move is a
 conditional update, so no payment expires twice.
@@ -35,6 +37,9 @@ CASH_TYPES = tuple(slug for slug, t in PAYMENT_TYPES.items() if t.kind == "cash"
 
 
 AUTHORIZATION_LIFETIME = timedelta(days=7)
+# Processors whose acquirer expires payments itself and says so (KOMOJU's webhooks): their
+# payments expire when it does, never by kessai's own clock alone.
+SELF_REPORTING = ("komoju",)
 ACTION_LIFETIME = timedelta(days=1)
 
 
@@ -42,6 +47,7 @@ def overdue(now: datetime) -> sa.ColumnElement[bool]:
     c = table.c
     return sa.and_(
         c.operation_id.is_(None),
+        c.processor.not_in(SELF_REPORTING),
         sa.or_(
             sa.and_(
                 c.status == states.AUTHORIZED,

@@ -20,22 +20,28 @@ from kessai.store.tables import tokens as table
 TOKEN_LIFETIME = timedelta(hours=24)
 
 
-async def create(rt: Runtime, caller: Caller, params: CreateToken) -> Plan[RowMapping | Declined]:
+def create(rt: Runtime, caller: Caller, params: CreateToken) -> Plan[RowMapping | Declined]:
     """Vault the card (before any transaction), then keep the token."""
     card = parse_card(params.payment_details, rt)
     scope = scope_of(caller)
-    vaulted = await phases.vault(rt, scope.merchant_id, scope.livemode, card, verify=False)
+    vaulted: list[str | Declined] = []
+
+    async def before() -> None:
+        vaulted.append(
+            await phases.vault(rt, scope.merchant_id, scope.livemode, card, verify=False)
+        )
 
     async def prepare(conn: AsyncConnection) -> Done[RowMapping | Declined]:
-        if isinstance(vaulted, Declined):  # a processor may still refuse to store a card
-            return Done(vaulted)
+        reference = vaulted[0]
+        if isinstance(reference, Declined):  # a processor may still refuse to store a card
+            return Done(reference)
         now = rt.clock()
         values = {
             "id": new_id(),
             **scope.kw(),
             "payment_type": "credit_card",
             "payment_details": cards.summary(card, None),
-            "card_reference": vaulted,
+            "card_reference": reference,
             "card_fingerprint": cards.fingerprint(rt.secret, card),
             "created_at": now,
             "expires_at": now + TOKEN_LIFETIME,
@@ -44,7 +50,7 @@ async def create(rt: Runtime, caller: Caller, params: CreateToken) -> Plan[RowMa
         await store.insert(conn, values)
         return Done(values)  # type: ignore[arg-type]
 
-    return Plan(prepare, phases.never)
+    return Plan(prepare, phases.never, before=before)
 
 
 __all__ = ["create", "table"]

@@ -92,8 +92,13 @@ async def due(conn: AsyncConnection, now: datetime, limit: int) -> list[str]:
     return [row[0] for row in await conn.execute(query)]
 
 
-async def count_open(conn: AsyncConnection) -> int:
+async def count_open(
+    conn: AsyncConnection, *, merchant_id: str | None = None, livemode: bool | None = None
+) -> int:
+    """Open operations (of one merchant's mode, when given)."""
     query = sa.select(sa.func.count()).select_from(table).where(table.c.status == OPEN)
+    if merchant_id is not None:
+        query = query.where(table.c.merchant_id == merchant_id, table.c.livemode == livemode)
     return int((await conn.execute(query)).scalar_one())
 
 

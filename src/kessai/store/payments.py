@@ -42,23 +42,6 @@ async def move(
     )
 
 
-async def add_refund(
-    conn: AsyncConnection, payment_id: str, amount: int, values: dict[str, Any]
-) -> bool:
-    """Count a refund against what was captured (tax included), atomically; False if it
-    would exceed it."""
-    return await rows.update_where(
-        conn,
-        payments,
-        payment_id,
-        [
-            payments.c.status == "captured",
-            payments.c.amount_refunded + amount <= payments.c.amount_captured + payments.c.tax,
-        ],
-        {"amount_refunded": payments.c.amount_refunded + amount, **values},
-    )
-
-
 async def children(
     conn: AsyncConnection, payment_ids: list[str]
 ) -> tuple[dict[str, list[RowMapping]], dict[str, list[RowMapping]]]:

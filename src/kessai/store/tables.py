@@ -2,7 +2,8 @@
 
 Invariants the database itself enforces:
 * `api_keys.key_digest` is unique: a key belongs to one merchant.
-* `payments.completes_session` is unique: a session has at most one successful payment.
+* `payments.completes_session` is unique: a session is completed by at most one payment
+  (a second one an acquirer took anyway is recorded, but completes nothing).
 * `(merchant_id, livemode, external_order_num)` is unique among sessions.
 * `(merchant_id, livemode, key)` is unique among idempotency keys.
 * `payments.operation_id` / `sessions.operation_id`: at most one processor operation that
@@ -316,7 +317,7 @@ processor_operations = sa.Table(
     sa.Column("merchant_id", ID, sa.ForeignKey("merchants.id"), nullable=False),
     sa.Column("livemode", sa.Boolean(), nullable=False),
     sa.Column("processor", sa.String(40), nullable=False),
-    # authorize | complete | capture | refund | cancel | vault
+    # authorize | complete | capture | refund | cancel
     sa.Column("kind", sa.String(12), nullable=False),
     sa.Column("payment_id", ID, sa.ForeignKey("payments.id"), nullable=True, index=True),
     sa.Column("session_id", ID, nullable=True),
