@@ -134,6 +134,18 @@ async def _settled_page(rt: Any, payment_id: str, locale: str) -> Response:
     if payment is None:
         raise NotFound("No such payment.")
     if payment["session_id"]:
+        session = await execute.read(
+            rt, lambda conn: session_store.get(conn, payment["session_id"])
+        )
+        if (
+            session is not None
+            and session["status"] == "completed"
+            and session["payment_id"] == payment_id
+            and session["return_url"]
+        ):  # settled meanwhile (the acquirer's webhook, another tab): back to the shop
+            return RedirectResponse(
+                sessions.return_url_for(session, rt.settings.base_url), status_code=303
+            )
         return RedirectResponse(
             f"/sessions/{payment['session_id']}?locale={locale}", status_code=303
         )

@@ -107,6 +107,8 @@ class Charge:
     return_url: str | None = None
     # Days a cash-type payment (konbini, bank transfer, Pay-easy) waits for the customer.
     expiry_days: int | None = None
+    # The customer's language (ja, en, ko), for the acquirer's own pages.
+    locale: str | None = None
 
 
 @dataclass(frozen=True)

@@ -253,6 +253,8 @@ def payment_body(call: Call, charge: Charge) -> dict[str, Any] | Declined:
     }
     if charge.return_url:
         body["return_url"] = charge.return_url
+    if charge.locale:  # the customer's language on KOMOJU's own pages
+        body["locale"] = charge.locale
     ptype = PAYMENT_TYPES.get(charge.payment_type)
     if ptype is not None and ptype.kind != "card":
         given = {k: v for k, v in charge.details.items() if v != ""}  # KOMOJU refuses "" (no email)

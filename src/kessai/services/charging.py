@@ -217,6 +217,7 @@ def pending_payment(
         customer_present=source.customer_present,
         return_url=f"{rt.settings.base_url}/payments/{payment_id}/return",
         expiry_days=source.expiry_days,
+        locale=locale,
     )
     payment: dict[str, Any] = {
         "id": payment_id,

@@ -95,10 +95,13 @@ async def open_operation(conn: AsyncConnection, operation: Mapping[Any, Any]) ->
     payment = await payment_store.get(conn, operation["payment_id"])
     assert payment is not None
     request = operation["request"] or {}
+    amount = operation["amount"]
+    if operation["kind"] == "capture" and amount is not None:
+        amount += payment["tax"]  # what the capture asked for: the tax was authorized too
     return OpenOperation(
         operation["kind"],
         transaction(payment, request.get("scenario")),
-        operation["amount"],
+        amount,
         state=request.get("state"),
         answer=request.get("answer"),
     )

@@ -204,10 +204,13 @@ async def set_processor(
     `simulated` in test mode, and `none` in live mode, remove the row: the default.
     `simulated` in live mode would approve payments no one pays: it needs
     `allow_simulated_live` (demos only). While the mode has processor operations whose
-    answer was lost, it is `Refused`: only the processor that was called can resolve them.
+    answer was lost, moving it to another processor is `Refused`: only the processor that
+    was called can resolve them (new settings for the same one, a rolled key, are fine).
     """
+    current = await store.get_config(conn, merchant_id, livemode)
+    current_name = current.name if current is not None else ("none" if livemode else "simulated")
     waiting = await operations.count_open(conn, merchant_id=merchant_id, livemode=livemode)
-    if waiting:
+    if waiting and name != current_name:  # a new key for the same processor is fine
         raise Refused(
             f"{waiting} processor operation(s) of this mode are still waiting for their "
             "outcome; only the processor they were sent to can resolve them. Try again once "
