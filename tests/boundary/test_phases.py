@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 
 from kessai.errors import NotFound
 from kessai.processors.base import Approved, NeedsAction, Vaulted
@@ -71,10 +72,17 @@ async def test_a_retry_while_the_call_runs_is_told_to_wait(gw: Gateway) -> None:
     assert [kind for kind, _ in gw.processor.calls] == ["authorize"]
 
 
+def unknown_calls(kind: str) -> float:
+    labels = {"processor": "scripted", "kind": kind, "answer": "unknown"}
+    return REGISTRY.get_sample_value("kessai_processor_calls_total", labels) or 0.0
+
+
 async def test_a_call_that_never_arrived_resolves_as_nothing_charged(gw: Gateway) -> None:
+    before = unknown_calls("authorize")
     gw.processor.script("authorize", Unknown())
     first = await gw.post("/payments", payment_body(), **{"X-KOMOJU-IDEMPOTENCY": "k2"})
     assert first.status_code == 503
+    assert unknown_calls("authorize") == before + 1  # what an operator's alert watches
     retry = await gw.post("/payments", payment_body(), **{"X-KOMOJU-IDEMPOTENCY": "k2"})
     assert retry.status_code == 402, retry.text
     assert retry.json()["error"]["code"] == "processor_unavailable"

@@ -10,7 +10,7 @@ from kessai.api.common import declined, ok, phased, view, write
 from kessai.api.openapi import operation
 from kessai.schemas import resources, shapes
 from kessai.schemas.requests import CreateSession, PaySession, parse
-from kessai.services import sessions
+from kessai.services import paying, sessions
 from kessai.services.execute import Rendered
 from kessai.services.runtime import Runtime
 
@@ -25,7 +25,7 @@ def render_session(rt: Runtime, view: sessions.SessionView) -> Rendered:
     )
 
 
-def render_pay(rt: Runtime, result: sessions.PayResult) -> Rendered:
+def render_pay(rt: Runtime, result: paying.PayResult) -> Rendered:
     payment = resources.payment(result.payment) if result.payment is not None else None
     if result.decline is not None:
         return declined(result.decline, {"payment": payment} if payment else {})
@@ -77,7 +77,7 @@ async def cancel_session(request: Request, session_id: str) -> Response:
 async def pay_session(request: Request, session_id: str) -> Response:
     return await phased(
         request,
-        lambda rt, caller, body: sessions.pay(rt, caller, session_id, parse(PaySession, body())),
+        lambda rt, caller, body: paying.pay(rt, caller, session_id, parse(PaySession, body())),
         render_pay,
         secret_only=False,
     )

@@ -21,7 +21,7 @@ from kessai.errors import Conflict, NotCapturable, NotFound
 from kessai.hosted.checkout import CONFIRMING, with_locale
 from kessai.hosted.i18n import pick_locale
 from kessai.hosted.pages import csrf_ok, error_page, form_of, render, runtime, translate
-from kessai.services import execute, payments, phases, sessions
+from kessai.services import execute, paying, payments, phases, sessions
 from kessai.services.phases import OutcomePending
 from kessai.store import payments as payment_store
 from kessai.store import sessions as session_store
@@ -34,7 +34,7 @@ async def _action_page(request: Request, payment_id: str, template: str) -> HTML
     rt = runtime(request)
 
     async def load(conn: AsyncConnection) -> tuple[Any, Any]:
-        payment = await sessions.pending_action(conn, payment_id)
+        payment = await paying.pending_action(conn, payment_id)
         session = None
         if payment["session_id"]:
             session = await session_store.get(conn, payment["session_id"])
@@ -57,7 +57,7 @@ async def _action_page(request: Request, payment_id: str, template: str) -> HTML
 async def _answer(request: Request, payment_id: str, answer: str | None, locale: str) -> Response:
     rt = runtime(request)
     try:
-        result = await phases.perform(rt, sessions.complete_action(rt, payment_id, answer))
+        result = await phases.perform(rt, paying.complete_action(rt, payment_id, answer))
     except NotFound:  # already answered (another tab): show where things stand
         return await _settled_page(rt, payment_id, locale)
     except (Conflict, OutcomePending):  # the processor has not answered yet

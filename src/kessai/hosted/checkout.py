@@ -1,7 +1,7 @@
 """The checkout page (`session_url`) and its payment forms.
 
 Paying here is exactly `/pay`: the form becomes `payment_details` and goes to
-`services.sessions.pay`, after the same card limits (`RateLimiter.checkout`: per merchant
+`services.paying.pay`, after the same card limits (`RateLimiter.checkout`: per merchant
 and mode, there being no API key here, and per address in live mode); past them, the
 error page with `Retry-After`.
 """
@@ -23,7 +23,7 @@ from kessai.errors import Conflict, KessaiError, ProcessorUnavailable, SessionNo
 from kessai.hosted.i18n import pick_locale
 from kessai.hosted.pages import csrf_ok, form_of, render, runtime, translate
 from kessai.schemas.requests import PaySession
-from kessai.services import execute, phases, sessions
+from kessai.services import execute, paying, phases, sessions
 from kessai.services.phases import OutcomePending
 from kessai.services.runtime import Runtime
 
@@ -121,9 +121,7 @@ async def pay(request: Request, session_id: str) -> Response:
             view.row["merchant_id"], live=view.row["livemode"], client=client_address(request.scope)
         )
     try:
-        plan = sessions.pay(
-            rt, None, session_id, PaySession(payment_details=details), locale=locale
-        )
+        plan = paying.pay(rt, None, session_id, PaySession(payment_details=details), locale=locale)
         result = await phases.perform(rt, plan)
     except SessionNotPayable:
         return RedirectResponse(f"/sessions/{session_id}?locale={locale}", status_code=303)

@@ -50,6 +50,13 @@ PAYMENTS = Counter(
     "code and mode.",
     ["payment_type", "outcome", "code", "mode"],
 )
+PROCESSOR_CALLS = Counter(
+    "kessai_processor_calls",
+    "Calls to processors (reconciling ones too), by processor, kind (authorize, complete, "
+    "capture, refund, cancel, vault) and answer (approved, declined, needs_action, "
+    "awaiting_customer, vaulted, unknown: the outcome was lost and is reconciled later).",
+    ["processor", "kind", "answer"],
+)
 WEBHOOK_ATTEMPTS = Counter(
     "kessai_webhook_attempts",
     "Webhook delivery attempts, by outcome (the receiver's status class 2xx..5xx, or error).",
@@ -195,6 +202,17 @@ def request_done(method: str, route: str, status: int, seconds: float) -> None:
         _request_children[key] = children
     children[0].inc()
     children[1].observe(seconds)
+
+
+def processor_call(processor: str, kind: str, answer: object) -> None:
+    name = {
+        "Approved": "approved",
+        "Declined": "declined",
+        "NeedsAction": "needs_action",
+        "AwaitingCustomer": "awaiting_customer",
+        "Vaulted": "vaulted",
+    }.get(type(answer).__name__, "unknown")
+    PROCESSOR_CALLS.labels(processor, kind, name).inc()
 
 
 def payment_outcome(payment_type: str, outcome: str, livemode: bool, code: str | None) -> None:

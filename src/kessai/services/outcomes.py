@@ -192,7 +192,7 @@ async def after_attempt(
 ) -> None:
     """Release the session; complete it if the payment completes it (saving the card on
     the session's customer first in `customer_payment` mode)."""
-    from kessai.services.sessions import save_customer  # sessions imports this module
+    from kessai.services.paying import save_customer  # paying imports this module
 
     if operation_id is not None:
         await session_store.release(conn, session["id"], operation_id)

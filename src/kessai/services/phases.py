@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kessai.errors import Conflict, KessaiError, ProcessorUnavailable
 from kessai.ids import new_id
+from kessai.observe import metrics
 from kessai.processors.base import (
     Approved,
     AwaitingCustomer,
@@ -273,6 +274,12 @@ async def call_processor(processor: Processor, call: Call, kind: str, invoke: In
 
     Whatever goes wrong in the call (its deadline, an exception, an answer of the wrong
     kind) counts as no answer: what the acquirer did is found out later, never guessed."""
+    answer = await _answer_of(processor, call, kind, invoke)
+    metrics.processor_call(processor.name, kind, answer)
+    return answer
+
+
+async def _answer_of(processor: Processor, call: Call, kind: str, invoke: Invoke) -> Any:
     try:
         answer = await asyncio.wait_for(invoke(processor, call), call.timeout + 1)
     except OutcomeUnknown as exc:

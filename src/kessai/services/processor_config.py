@@ -207,7 +207,7 @@ async def set_processor(
     answer was lost, moving it to another processor is `Refused`: only the processor that
     was called can resolve them (new settings for the same one, a rolled key, are fine).
     """
-    current = await store.get_config(conn, merchant_id, livemode)
+    current = (await store.get_configs(conn, merchant_id)).get(livemode)
     current_name = current.name if current is not None else ("none" if livemode else "simulated")
     waiting = await operations.count_open(conn, merchant_id=merchant_id, livemode=livemode)
     if waiting and name != current_name:  # a new key for the same processor is fine

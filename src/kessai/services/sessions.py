@@ -1,17 +1,14 @@
-"""Session operations: create, show, cancel, pay, and finishing 3-D Secure or a wallet.
+"""Session operations: create, show and cancel (paying one is `kessai.services.paying`).
 
-`create` runs in the transaction `execute.run()` opened; `cancel`, `pay` and
-`complete_action` are plans for `kessai.services.phases`. Paying exactly once: one attempt
-at a time holds the session (`sessions.operation_id`, set with a conditional update), its
-status is checked, and completion is a conditional update backed by the unique
-`payments.completes_session` column.
+`create` runs in the transaction `execute.run()` opened; `cancel` is a plan for
+`kessai.services.phases`, so that it waits for a payment attempt in flight.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -19,15 +16,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kessai.core import payments as payment_states
 from kessai.core import sessions as rules
-from kessai.errors import InvalidParameter, InvalidPaymentType, NotFound, SessionNotPayable
+from kessai.errors import InvalidParameter, NotFound
 from kessai.ids import new_id
-from kessai.processors.base import Declined
-from kessai.schemas.requests import CreateSession, PaySession
-from kessai.services import charging, execute, outcomes, phases
-from kessai.services.customers import store_card
-from kessai.services.phases import Busy, Done, Intent, Plan
+from kessai.schemas.requests import CreateSession
+from kessai.services import charging, phases
+from kessai.services.phases import Busy, Done, Plan
 from kessai.services.runtime import Caller, Runtime
 from kessai.store import customers as customer_store
 from kessai.store import payments as payment_store
@@ -41,15 +35,7 @@ class SessionView:
     payment: Mapping[Any, Any] | None
 
 
-@dataclass(frozen=True)
-class PayResult:
-    session: SessionView
-    payment: Mapping[Any, Any] | None
-    redirect_url: str | None
-    decline: Declined | None = None
-
-
-def _scope(caller: Caller) -> dict[str, Any]:
+def scope_of(caller: Caller) -> dict[str, Any]:
     return {"merchant_id": caller.merchant_id, "livemode": caller.livemode}
 
 
@@ -88,7 +74,7 @@ async def create(
                 param="payment_data[external_order_num]",
             )
     if params.customer_id is not None and (
-        await customer_store.get(conn, params.customer_id, **_scope(caller)) is None
+        await customer_store.get(conn, params.customer_id, **scope_of(caller)) is None
     ):
         raise InvalidParameter(
             f"customer_id {params.customer_id!r} is not a customer of this merchant",
@@ -98,7 +84,7 @@ async def create(
     session_id = new_id()
     values = {
         "id": session_id,
-        **_scope(caller),
+        **scope_of(caller),
         "mode": params.mode,
         "status": rules.PENDING,
         "amount": params.amount if params.amount is not None else 0,
@@ -146,7 +132,7 @@ async def _order_num_taken(conn: AsyncConnection, caller: Caller, order_num: str
 
 async def get(conn: AsyncConnection, caller: Caller | None, session_id: str) -> SessionView:
     """A session of the caller's merchant and mode; `caller=None` for the hosted page."""
-    scope = _scope(caller) if caller else {}
+    scope = scope_of(caller) if caller else {}
     row = await session_store.get(conn, session_id, **scope)
     if row is None:
         raise NotFound(f"No session {session_id!r} exists for this merchant and mode.")
@@ -181,7 +167,7 @@ def cancel(rt: Runtime, caller: Caller, session_id: str) -> Plan[SessionView]:
     """Cancel a pending session (waiting first for a payment attempt in flight)."""
 
     async def prepare(conn: AsyncConnection) -> Done[SessionView]:
-        row = await session_store.get(conn, session_id, **_scope(caller), lock=True)
+        row = await session_store.get(conn, session_id, **scope_of(caller), lock=True)
         if row is None:
             raise NotFound(f"No session {session_id!r} exists for this merchant and mode.")
         if rules.check_cancellable(row["status"]):
@@ -204,264 +190,3 @@ def return_url_for(row: Mapping[Any, Any], base_url: str) -> str:
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "session_id"]
     query.append(("session_id", row["id"]))
     return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def pay(
-    rt: Runtime,
-    caller: Caller | None,
-    session_id: str,
-    request: PaySession,
-    *,
-    locale: str | None = None,
-) -> Plan[PayResult]:
-    """Pay (or, in customer modes, register a card on) a session, exactly once.
-
-    A card to keep (customer modes) is vaulted first (`before`, outside any transaction);
-    then phase 1 holds the session for this one attempt and records the payment `pending`.
-    """
-    scope = _scope(caller) if caller else {}
-    vaulted: list[str | Declined | None] = [None]
-
-    async def before() -> None:
-        found = await execute.read(rt, lambda conn: session_store.get(conn, session_id, **scope))
-        if found is None:
-            raise NotFound(f"No session {session_id!r} exists for this merchant and mode.")
-        rules.check_payable(found["status"], found["expires_at"], rt.clock())
-        await rt.processor(found["merchant_id"], found["livemode"])  # cached for phase 1
-        if found["mode"] in rules.CUSTOMER_MODES and isinstance(request.payment_details, dict):
-            # Checked here only to vault it; phase 1 checks it again with the session locked.
-            owner = charging.Scope(found["merchant_id"], found["livemode"])
-            source = await execute.read(
-                rt,
-                lambda conn: charging.resolve_source(
-                    conn,
-                    rt,
-                    owner,
-                    payment_details=request.payment_details,
-                    allowed_types=found["payment_types"],
-                    email=found["email"],
-                ),
-            )
-            vaulted[0] = await _vault(rt, found, source)
-
-    async def prepare(conn: AsyncConnection) -> Intent | Done[PayResult]:
-        row = await session_store.get(conn, session_id, **scope, lock=True)
-        if row is None:
-            raise NotFound(f"No session {session_id!r} exists for this merchant and mode.")
-        now = rt.clock()
-        rules.check_payable(row["status"], row["expires_at"], now)
-        if row["operation_id"] is not None:
-            raise Busy()
-        processor = await rt.processor(row["merchant_id"], row["livemode"])
-        owner = charging.Scope(row["merchant_id"], row["livemode"])
-        source = await charging.resolve_source(
-            conn,
-            rt,
-            owner,
-            payment_details=request.payment_details,
-            allowed_types=row["payment_types"],
-            email=row["email"],
-        )
-        reference = vaulted[0]
-        if row["mode"] in rules.CUSTOMER_MODES:
-            if source.card is None and source.card_reference is None:
-                raise InvalidPaymentType(
-                    "payment_details: only a card can be saved on a customer",
-                    param="payment_details[type]",
-                )
-            if isinstance(reference, Declined):
-                return Done(PayResult(SessionView(row, None), None, None, reference))
-            reference = reference or source.card_reference
-            if row["mode"] == "customer":
-                assert reference is not None
-                await save_customer(conn, rt, row, source, reference)
-                return Done(await _completed(conn, rt, row, None, now))
-        operation_id = new_id()
-        if not await session_store.hold(conn, session_id, operation_id):
-            raise SessionNotPayable("This session has already been completed.")
-        payment_data = row["payment_data"] or {}
-        payment, charge = charging.pending_payment(
-            rt,
-            owner,
-            source,
-            processor.name,
-            operation_id=operation_id,
-            amount=row["amount"],
-            currency=row["currency"],
-            capture=(request.capture or payment_data.get("capture", "auto")) == "auto",
-            locale=locale or row["default_locale"],
-            session=row,
-            external_order_num=row["external_order_num"],
-            metadata=row["metadata"],
-            mcc=payment_data.get("mcc"),
-            scenario=row["scenario"],
-            card_reference=reference if isinstance(reference, str) else None,
-            customer_id=row["customer_id"],
-        )
-        await payment_store.insert(conn, payment)
-        operation = phases.new_operation(
-            rt,
-            processor,
-            "authorize",
-            **owner.kw(),
-            operation_id=operation_id,
-            payment_id=payment["id"],
-            session_id=session_id,
-            amount=charge.amount,
-            request={"expiry_days": source.expiry_days},
-        )
-        return Intent(processor, operation, lambda p, call: p.authorize(call, charge))
-
-    return Plan(prepare, presenter(rt), before=before)
-
-
-def presenter(rt: Runtime) -> phases.Present[PayResult]:
-    return lambda conn, operation: present(conn, operation, rt.settings.base_url)
-
-
-async def present(conn: AsyncConnection, operation: Mapping[Any, Any], base_url: str) -> PayResult:
-    """What a payment attempt on a session (or a payment's own page) answers."""
-    payment = await payment_store.get(conn, operation["payment_id"])
-    assert payment is not None
-    decline = outcomes.decline_of(operation)
-    session = None
-    if payment["session_id"] is not None:
-        session = await session_store.get(conn, payment["session_id"])
-    if session is None:
-        redirect = charging.redirect_of(payment) or payment["return_url"]
-        return PayResult(SessionView({}, None), payment, redirect, decline)
-    if decline is not None or session["payment_id"] != payment["id"]:
-        return PayResult(
-            SessionView(session, None), payment, charging.redirect_of(payment), decline
-        )
-    redirect = charging.redirect_of(payment) or return_url_for(session, base_url)
-    return PayResult(SessionView(session, payment), payment, redirect)
-
-
-async def _vault(
-    rt: Runtime, row: Mapping[Any, Any], source: charging.Source
-) -> str | Declined | None:
-    if source.card_reference is not None:
-        return source.card_reference
-    if source.card is None:
-        return None  # not a card: phase 1 refuses it
-    return await phases.vault(
-        rt,
-        row["merchant_id"],
-        row["livemode"],
-        source.card,
-        verify=row["mode"] == "customer",
-        scenario=row["scenario"],
-    )
-
-
-async def save_customer(
-    conn: AsyncConnection,
-    rt: Runtime,
-    row: Mapping[Any, Any],
-    source: charging.Source,
-    card_reference: str,
-) -> None:
-    """Create the session's customer, or update the existing one, with the card."""
-    await store_card(
-        conn,
-        rt,
-        charging.Scope(row["merchant_id"], row["livemode"]),
-        row["customer_id"],
-        email=row["email"] or source.summary.get("email") or None,
-        summary=source.summary,
-        card_reference=card_reference,
-        fingerprint=source.fingerprint,
-        locale=row["default_locale"],
-        currency=row["currency"],
-    )
-
-
-async def _completed(
-    conn: AsyncConnection,
-    rt: Runtime,
-    row: Mapping[Any, Any],
-    payment: Mapping[Any, Any] | None,
-    now: datetime,
-) -> PayResult:
-    if not await session_store.complete(conn, row["id"], payment["id"] if payment else None, now):
-        raise SessionNotPayable("This session has already been completed.")
-    session_row = await session_store.get(conn, row["id"])
-    assert session_row is not None
-    return PayResult(
-        SessionView(session_row, payment),
-        payment,
-        return_url_for(session_row, rt.settings.base_url),
-    )
-
-
-async def pending_action(conn: AsyncConnection, payment_id: str) -> RowMapping:
-    """The payment behind a 3-D Secure or wallet page, if it still awaits the customer."""
-    payment = await payment_store.get(conn, payment_id)
-    if (
-        payment is None
-        or payment["status"] != payment_states.PENDING
-        or not payment["processor_state"]
-    ):
-        raise NotFound("This payment page does not exist or is already finished.")
-    return payment
-
-
-def complete_action(rt: Runtime, payment_id: str, answer: str | None) -> Plan[PayResult]:
-    """The customer is back from 3-D Secure or a wallet: settle the payment (and session)."""
-
-    async def prepare(conn: AsyncConnection) -> Intent | Done[PayResult]:
-        found = await pending_action(conn, payment_id)
-        row = None
-        if found["session_id"] is not None:  # lock order: session first, as pay() does
-            row = await session_store.get(conn, found["session_id"], lock=True)
-        payment = await payment_store.get(conn, payment_id, lock=True)
-        if payment is None or payment["status"] != payment_states.PENDING:
-            raise NotFound("This payment page is already finished.")
-        if payment["operation_id"] is not None or (row and row["operation_id"] is not None):
-            raise Busy()
-        operation_id = new_id()
-        if row is not None:
-            try:
-                rules.check_payable(row["status"], row["expires_at"], rt.clock())
-                await session_store.hold(conn, row["id"], operation_id)
-            except SessionNotPayable as exc:
-                if answer is not None:
-                    # The customer's answer is still only here: nothing happened anywhere.
-                    return Done(await _refuse(conn, rt, payment, exc.message))
-                # The acquirer settled it on its own page: record what it did (a success
-                # no longer completes the session; the merchant refunds it).
-        if not await payment_store.hold(conn, payment_id, (payment_states.PENDING,), operation_id):
-            raise Busy()
-        processor = await rt.processor(payment["merchant_id"], payment["livemode"])
-        tx = outcomes.transaction(payment)
-        state = payment["processor_state"] or ""
-        operation = phases.new_operation(
-            rt,
-            processor,
-            "complete",
-            merchant_id=payment["merchant_id"],
-            livemode=payment["livemode"],
-            operation_id=operation_id,
-            payment_id=payment_id,
-            session_id=payment["session_id"],
-            amount=tx.amount,
-            request={"state": state, "answer": answer},
-        )
-        return Intent(processor, operation, lambda p, call: p.complete(call, tx, state, answer))
-
-    return Plan(prepare, presenter(rt))
-
-
-async def _refuse(
-    conn: AsyncConnection, rt: Runtime, payment: Mapping[Any, Any], message: str
-) -> PayResult:
-    """Fail a payment whose session can no longer be paid, without asking the processor."""
-    decline = Declined("request_failed", message)
-    changes = charging.complete_changes(rt, payment, decline)
-    if not await payment_store.move(conn, payment["id"], payment_states.PENDING, changes):
-        raise NotFound("This payment page is already finished.")
-    updated = {**payment, **changes}
-    await charging.record_event(conn, updated, "payment.failed", rt.clock(), decline)
-    session = await session_store.get(conn, payment["session_id"])
-    return PayResult(SessionView(session or {}, None), updated, None, decline)
