@@ -537,6 +537,7 @@ def bulk_rows(
             "payment_data": BULK_PAYMENT_DATA,
             "scenario": None,
             "payment_id": None,
+            "operation_id": None,
             "created_at": when(created),
             "expires_at": when(created + timedelta(days=1)),
             "completed_at": None,

@@ -35,6 +35,10 @@ from kessai.store import sessions as session_store
 from kessai.store.tables import payments as payments_table
 from kessai.store.tables import refunds
 
+# The rows an applied outcome left, as they are now ("payment", "session"): what the
+# request's answer is made of, without reading them again.
+Seen = dict[str, Mapping[Any, Any]]
+
 
 def encode(outcome: Any) -> dict[str, Any]:
     if isinstance(outcome, Approved):
@@ -108,26 +112,38 @@ async def open_operation(conn: AsyncConnection, operation: Mapping[Any, Any]) ->
 
 
 async def apply(
-    conn: AsyncConnection, rt: Runtime, operation: Mapping[Any, Any], outcome: Outcome
-) -> None:
+    conn: AsyncConnection,
+    rt: Runtime,
+    operation: Mapping[Any, Any],
+    outcome: Outcome,
+    rows_held: Seen | None = None,
+) -> Seen:
+    """`rows_held`: the payment (and session) as phase 1 left them, held by this operation
+    (so unchanged since), when the request that made the call applies it."""
     kind = operation["kind"]
-    session = None
-    if operation["session_id"] is not None:  # lock order: session first, as pay() does
+    held = rows_held or {}
+    session = held.get("session")
+    if session is None and operation["session_id"] is not None:
+        # lock order: session first, as pay() does
         session = await session_store.get(conn, operation["session_id"], lock=True)
-    payment = await payment_store.get(conn, operation["payment_id"], lock=True)
+    payment = held.get("payment") or await payment_store.get(
+        conn, operation["payment_id"], lock=True
+    )
     if payment is None:
-        return
+        return {}
     if kind in ("authorize", "complete"):
         expiry_days = (operation["request"] or {}).get("expiry_days")
-        await settle_attempt(
+        seen = await settle_attempt(
             conn, rt, operation["id"], kind, payment, outcome, session, expiry_days
         )
-    elif kind == "capture":
+        return seen or {}
+    if kind == "capture":
         await _capture(conn, rt, operation, payment, outcome)
     elif kind == "refund":
         await _refund(conn, rt, operation, payment, outcome)
     elif kind == "cancel":
         await _cancel(conn, rt, operation, payment, outcome)
+    return {}
 
 
 async def _move(
@@ -152,10 +168,11 @@ async def settle_attempt(
     outcome: Outcome,
     session: Mapping[Any, Any] | None,
     expiry_days: int | None = None,
-) -> bool:
+) -> Seen | None:
     """Move a pending payment as its authorization or completion ended (the caller holds
     the session's lock, then the payment's). `operation_id`: the operation holding the
-    payment, or None for an acquirer's notice (then nobody may hold it).
+    payment, or None for an acquirer's notice (then nobody may hold it). The rows as they
+    are now, or None if the payment was not this operation's to move.
 
     A success completes the session, unless the session was completed (or closed) some
     other way meanwhile: then the payment is still recorded as it is at the acquirer, and
@@ -174,13 +191,14 @@ async def settle_attempt(
     held_by = payments_table.c.operation_id
     where = [held_by == operation_id] if operation_id else [held_by.is_(None)]
     if not await rows.update_where(conn, payments_table, payment["id"], where, changes):
-        return False
+        return None
     updated = {**payment, **changes}
     if event_type is not None:
         await charging.record_event(conn, updated, event_type, rt.clock(), outcome)
+    seen: Seen = {"payment": updated}
     if session is not None:
-        await after_attempt(conn, rt, session, operation_id, updated)
-    return True
+        seen["session"] = await after_attempt(conn, rt, session, operation_id, updated)
+    return seen
 
 
 async def after_attempt(
@@ -189,21 +207,28 @@ async def after_attempt(
     session: Mapping[Any, Any],
     operation_id: str | None,
     payment: Mapping[Any, Any],
-) -> None:
-    """Release the session; complete it if the payment completes it (saving the card on
-    the session's customer first in `customer_payment` mode)."""
+) -> Mapping[Any, Any]:
+    """Release the session and complete it if the payment completes it (saving the card on
+    the session's customer first in `customer_payment` mode), in one statement; the
+    session as it is now."""
     from kessai.services.paying import save_customer  # paying imports this module
 
-    if operation_id is not None:
-        await session_store.release(conn, session["id"], operation_id)
-    if payment["completes_session"] != session["id"]:
-        return
-    if session["mode"] == "customer_payment" and payment["card_reference"]:
+    now = rt.clock()
+    completes = payment["completes_session"] == session["id"] and session["status"] == "pending"
+    if completes and session["mode"] == "customer_payment" and payment["card_reference"]:
         source = charging.Source(
             "credit_card", payment["payment_details"], fingerprint=payment["card_fingerprint"]
         )
         await save_customer(conn, rt, session, source, payment["card_reference"])
-    await session_store.complete(conn, session["id"], payment["id"], rt.clock())
+    await session_store.settle(
+        conn, session["id"], operation_id, payment["id"] if completes else None, now
+    )
+    after = dict(session)
+    if operation_id is not None and session["operation_id"] == operation_id:
+        after["operation_id"] = None
+    if completes:
+        after.update(status="completed", completed_at=now, payment_id=payment["id"])
+    return after
 
 
 async def _capture(

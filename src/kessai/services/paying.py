@@ -22,9 +22,9 @@ from kessai.errors import InvalidPaymentType, NotFound, SessionNotPayable
 from kessai.ids import new_id
 from kessai.processors.base import Declined
 from kessai.schemas.requests import PaySession
-from kessai.services import charging, execute, outcomes, phases
+from kessai.services import charging, outcomes, phases
 from kessai.services.customers import store_card
-from kessai.services.phases import Busy, Done, Intent, Plan
+from kessai.services.phases import Busy, Done, Intent, Plan, Prerequisite
 from kessai.services.runtime import Caller, Runtime
 from kessai.services.sessions import SessionView, return_url_for, scope_of
 from kessai.store import payments as payment_store
@@ -49,33 +49,15 @@ def pay(
 ) -> Plan[PayResult]:
     """Pay (or, in customer modes, register a card on) a session, exactly once.
 
-    A card to keep (customer modes) is vaulted first (`before`, outside any transaction);
-    then phase 1 holds the session for this one attempt and records the payment `pending`.
+    Phase 1 holds the session for this one attempt and records the payment `pending`. A
+    card to keep (customer modes) is vaulted first: phase 1 finds it is needed, and asks
+    for it to be done outside any transaction (`Prerequisite`) before it looks again.
     """
     scope = scope_of(caller) if caller else {}
-    vaulted: list[str | Declined | None] = [None]
+    vaulted: list[str | Declined | None] = []
 
-    async def before() -> None:
-        found = await execute.read(rt, lambda conn: session_store.get(conn, session_id, **scope))
-        if found is None:
-            raise NotFound(f"No session {session_id!r} exists for this merchant and mode.")
-        rules.check_payable(found["status"], found["expires_at"], rt.clock())
-        await rt.processor(found["merchant_id"], found["livemode"])  # cached for phase 1
-        if found["mode"] in rules.CUSTOMER_MODES and isinstance(request.payment_details, dict):
-            # Checked here only to vault it; phase 1 checks it again with the session locked.
-            owner = charging.Scope(found["merchant_id"], found["livemode"])
-            source = await execute.read(
-                rt,
-                lambda conn: charging.resolve_source(
-                    conn,
-                    rt,
-                    owner,
-                    payment_details=request.payment_details,
-                    allowed_types=found["payment_types"],
-                    email=found["email"],
-                ),
-            )
-            vaulted[0] = await _vault(rt, found, source)
+    async def vault(row: Mapping[Any, Any], source: charging.Source) -> None:
+        vaulted.append(await _vault(rt, row, source))
 
     async def prepare(conn: AsyncConnection) -> Intent | Done[PayResult]:
         row = await session_store.get(conn, session_id, **scope, lock=True)
@@ -95,13 +77,16 @@ def pay(
             allowed_types=row["payment_types"],
             email=row["email"],
         )
-        reference = vaulted[0]
+        reference: str | Declined | None = None
         if row["mode"] in rules.CUSTOMER_MODES:
             if source.card is None and source.card_reference is None:
                 raise InvalidPaymentType(
                     "payment_details: only a card can be saved on a customer",
                     param="payment_details[type]",
                 )
+            if source.card is not None and not vaulted:
+                raise Prerequisite(lambda: vault(row, source))
+            reference = vaulted[0] if vaulted else None
             if isinstance(reference, Declined):
                 return Done(PayResult(SessionView(row, None), None, None, reference))
             reference = reference or source.card_reference
@@ -143,22 +128,28 @@ def pay(
             amount=charge.amount,
             request={"expiry_days": source.expiry_days},
         )
-        return Intent(processor, operation, lambda p, call: p.authorize(call, charge))
+        held: outcomes.Seen = {
+            "payment": payment,
+            "session": {**row, "operation_id": operation_id},
+        }
+        return Intent(processor, operation, lambda p, call: p.authorize(call, charge), held)
 
-    return Plan(prepare, presenter(rt), before=before)
+    return Plan(prepare, presenter(rt))
 
 
 def presenter(rt: Runtime) -> phases.Present[PayResult]:
-    return lambda conn, operation: present(conn, operation, rt.settings.base_url)
+    return lambda conn, operation, seen: present(conn, operation, seen, rt.settings.base_url)
 
 
-async def present(conn: AsyncConnection, operation: Mapping[Any, Any], base_url: str) -> PayResult:
+async def present(
+    conn: AsyncConnection, operation: Mapping[Any, Any], seen: outcomes.Seen, base_url: str
+) -> PayResult:
     """What a payment attempt on a session (or a payment's own page) answers."""
-    payment = await payment_store.get(conn, operation["payment_id"])
+    payment = seen.get("payment") or await payment_store.get(conn, operation["payment_id"])
     assert payment is not None
     decline = outcomes.decline_of(operation)
-    session = None
-    if payment["session_id"] is not None:
+    session = seen.get("session")
+    if session is None and payment["session_id"] is not None:
         session = await session_store.get(conn, payment["session_id"])
     if session is None:
         redirect = charging.redirect_of(payment) or payment["return_url"]

@@ -129,17 +129,23 @@ def create(
                 request={"expiry_days": source.expiry_days},
             ),
             lambda p, call: p.authorize(call, charge),
+            {"payment": payment},
         )
 
     return Plan(prepare, present, (caller.merchant_id, caller.livemode))
 
 
-async def present(conn: AsyncConnection, operation: Mapping[Any, Any]) -> PaymentView:
+async def present(
+    conn: AsyncConnection, operation: Mapping[Any, Any], seen: outcomes.Seen
+) -> PaymentView:
     """A payment operation's answer: the payment as it is now, with the decline if any."""
+    decline = outcomes.decline_of(operation)
+    if operation["kind"] == "authorize" and "payment" in seen:  # new: nothing hangs off it
+        return PaymentView(seen["payment"], [], [], decline)
     row = await store.get(conn, operation["payment_id"])
     assert row is not None
     found = await view(conn, row)
-    return PaymentView(row, found.refunds, found.refund_requests, outcomes.decline_of(operation))
+    return PaymentView(row, found.refunds, found.refund_requests, decline)
 
 
 async def update(

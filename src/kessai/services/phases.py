@@ -27,7 +27,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
@@ -57,7 +57,9 @@ from kessai.store import operations as store
 log = logging.getLogger("kessai.processors")
 T = TypeVar("T")
 Invoke = Callable[[Processor, Call], Awaitable[Any]]
-Present = Callable[[AsyncConnection, RowMapping], Awaitable[T]]
+# What the request answers, from its closed operation and the rows its outcome left
+# (`outcomes.Seen`: empty when someone else applied it; then read them).
+Present = Callable[[AsyncConnection, RowMapping, "outcomes.Seen"], Awaitable[T]]
 # How long a request waits for another operation on the same payment or session to finish.
 BUSY_WAIT_SECONDS = 30.0
 RETRY_BASE = timedelta(seconds=5)
@@ -71,6 +73,9 @@ class Intent:
     processor: Processor
     operation: dict[str, Any]
     invoke: Invoke
+    # The payment (and session) rows as phase 1 left them, held by this operation: phase 3
+    # moves them with conditional updates and need not read them again.
+    rows: outcomes.Seen = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,15 @@ class Done(Generic[T]):
 
 class Busy(Exception):
     """Another operation holds the payment or session: wait for it, then look again."""
+
+
+class Prerequisite(Exception):
+    """Phase 1 found work to do outside any transaction first (vaulting a card): roll
+    back, do `work`, then look again."""
+
+    def __init__(self, work: Callable[[], Awaitable[None]]) -> None:
+        super().__init__("work outside the transaction first")
+        self.work = work
 
 
 @dataclass(frozen=True)
@@ -97,7 +111,7 @@ class Plan(Generic[T]):
     before: Callable[[], Awaitable[None]] | None = None
 
 
-async def never(conn: AsyncConnection, operation: RowMapping) -> Any:
+async def never(conn: AsyncConnection, operation: RowMapping, seen: outcomes.Seen) -> Any:
     """The `present` of a plan whose `prepare` always finishes (`Done`)."""
     raise AssertionError("this plan never calls a processor")
 
@@ -216,7 +230,7 @@ async def _perform(
     call = Call(operation_id, intent.processor.timeout)
     kind = intent.operation["kind"]
     outcome = await call_processor(intent.processor, call, kind, intent.invoke)
-    return await apply_answer(rt, plan, operation_id, outcome, key_id, render)
+    return await apply_answer(rt, plan, operation_id, outcome, key_id, render, intent.rows)
 
 
 async def _record(
@@ -248,6 +262,8 @@ async def _record(
                 if key_id is not None:
                     await store.remember(conn, key_id, prepared.operation["id"])
                 return prepared, key_id
+        except Prerequisite as needed:
+            await needed.work()
         except Busy:
             if time.monotonic() > give_up:
                 raise Conflict(
@@ -308,6 +324,7 @@ async def apply_answer(
     outcome: Any,
     key_id: int | None,
     render: Callable[[T], Rendered] | None,
+    rows: outcomes.Seen | None = None,
 ) -> T:
     """Phase 3: apply the outcome once, present it, store the response under the key.
 
@@ -324,8 +341,8 @@ async def apply_answer(
 
     async def phase_three() -> T:
         async with rt.db.transaction() as conn:
-            operation = await close(rt, conn, operation_id, outcome)
-            value = await plan.present(conn, operation)
+            operation, seen = await close(rt, conn, operation_id, outcome, rows)
+            value = await plan.present(conn, operation, seen)
             if key_id is not None and render is not None:
                 await idempotency.finish(conn, key_id, *render(value))
             return value
@@ -339,17 +356,21 @@ async def apply_answer(
         raise
 
 
-async def close(rt: Runtime, conn: AsyncConnection, operation_id: str, outcome: Any) -> RowMapping:
-    """Close the operation with its outcome and apply it (only if it was still open)."""
-    encoded = outcomes.encode(outcome)
-    if await store.close(conn, operation_id, encoded, rt.clock()):
-        operation = await store.get(conn, operation_id)
-        assert operation is not None
-        await outcomes.apply(conn, rt, operation, outcome)
-        return operation
+async def close(
+    rt: Runtime,
+    conn: AsyncConnection,
+    operation_id: str,
+    outcome: Any,
+    rows: outcomes.Seen | None = None,
+) -> tuple[RowMapping, outcomes.Seen]:
+    """Close the operation with its outcome and apply it (only if it was still open): the
+    closed operation and the rows its outcome left (empty if someone else applied it)."""
+    closed = await store.close(conn, operation_id, outcomes.encode(outcome), rt.clock())
+    if closed is not None:
+        return closed, await outcomes.apply(conn, rt, closed, outcome, rows)
     operation = await store.get(conn, operation_id)
     assert operation is not None
-    return operation
+    return operation, {}
 
 
 async def defer(rt: Runtime, operation_id: str, unknown: OutcomeUnknown) -> None:

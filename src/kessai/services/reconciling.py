@@ -45,7 +45,7 @@ async def resume_request(
     async with rt.db.transaction() as conn:  # closed already (by the reconciler, say)
         operation = await store.get(conn, resume.operation_id)
         assert operation is not None
-        value = await plan.present(conn, operation)
+        value = await plan.present(conn, operation, {})
         if render is not None:
             await idempotency.finish(conn, resume.key_id, *render(value))
         return value

@@ -29,17 +29,22 @@ async def get(conn: AsyncConnection, operation_id: str) -> RowMapping | None:
     return await rows.get(conn, table, operation_id)
 
 
+_CLOSE = (
+    table.update()
+    .where(table.c.id == sa.bindparam("operation_id"), table.c.status == OPEN)
+    .values(status=DONE, outcome=sa.bindparam("outcome"), updated_at=sa.bindparam("now"))
+    .returning(*table.c)
+)
+
+
 async def close(
     conn: AsyncConnection, operation_id: str, outcome: dict[str, Any], now: datetime
-) -> bool:
-    """open → done with its outcome; True only for the one caller that closed it."""
-    return await rows.update_where(
-        conn,
-        table,
-        operation_id,
-        [table.c.status == OPEN],
-        {"status": DONE, "outcome": outcome, "updated_at": now},
+) -> RowMapping | None:
+    """open → done with its outcome: the closed row, only for the one caller that closed it."""
+    result = await conn.execute(
+        _CLOSE, {"operation_id": operation_id, "outcome": outcome, "now": now}
     )
+    return result.mappings().first()
 
 
 async def defer(

@@ -86,6 +86,32 @@ async def hold(conn: AsyncConnection, session_id: str, operation_id: str) -> boo
     )
 
 
+async def settle(
+    conn: AsyncConnection,
+    session_id: str,
+    operation_id: str | None,
+    payment_id: str | None,
+    now: datetime,
+) -> None:
+    """After a payment attempt, in one statement: release the session from
+    `operation_id` (if it holds it) and, with `payment_id`, complete it (if pending)."""
+    c = sessions.c
+    values: dict[str, Any] = {}
+    if operation_id is not None:
+        values["operation_id"] = sa.case(
+            (c.operation_id == operation_id, None), else_=c.operation_id
+        )
+    where = [c.id == session_id]
+    if payment_id is not None:
+        values.update(
+            status=sa.case((c.status == "pending", "completed"), else_=c.status),
+            completed_at=sa.case((c.status == "pending", now), else_=c.completed_at),
+            payment_id=sa.case((c.status == "pending", payment_id), else_=c.payment_id),
+        )
+    if values:
+        await conn.execute(sessions.update().where(*where).values(**values))
+
+
 async def release(conn: AsyncConnection, session_id: str, operation_id: str) -> None:
     await rows.update_where(
         conn,
