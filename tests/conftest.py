@@ -202,6 +202,17 @@ def start_server(
     raise RuntimeError(f"kessai serve did not become healthy:\n{log_path.read_text()}")
 
 
+@contextlib.contextmanager
+def served(workdir: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """A `kessai serve` of its own on a fresh store (see `fresh_database`), stopped after."""
+    with fresh_database(workdir) as url:
+        srv = start_server(url, workdir, *extra, env=env)
+        try:
+            yield srv
+        finally:
+            stop_server(srv)
+
+
 def stop_server(server: Server) -> None:
     server.process.terminate()
     try:

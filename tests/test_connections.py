@@ -18,7 +18,7 @@ import pytest
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from kessai.edge.connections import HOOKS, DeadlineHttpTools, check_uvicorn
-from tests.conftest import Server, fresh_database, start_server, stop_server
+from tests.conftest import Server, fresh_database, served, start_server, stop_server
 
 BOUND = 20.0  # seconds any close may take before the test fails (deadlines are 1 s)
 
@@ -32,12 +32,8 @@ def short_deadlines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
         "KESSAI_MAX_HEADER_BYTES": "4096",
         "KESSAI_MAX_CONNECTIONS": "500",
     }
-    with fresh_database(tmp) as url:
-        srv = start_server(url, tmp, env=env)
-        try:
-            yield srv
-        finally:
-            stop_server(srv)
+    with served(tmp, env=env) as srv:
+        yield srv
 
 
 def address(server: Server) -> tuple[str, int]:
@@ -64,7 +60,7 @@ def closed_by_server(sock: socket.socket) -> bytes:
     return b"".join(received)
 
 
-def served(server: Server) -> bool:
+def answers(server: Server) -> bool:
     return httpx.get(f"{server.base_url}/health", timeout=BOUND).status_code == 200
 
 
@@ -75,11 +71,11 @@ def test_idle_and_half_sent_connections_are_closed(short_deadlines: Server) -> N
         open_socket(srv, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ") for _ in range(40)
     ]
     kept_alive = open_socket(srv, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert served(srv)  # while they are all open
+    assert answers(srv)  # while they are all open
     for sock in idle + half_sent:
         assert closed_by_server(sock) == b""  # closed without an answer
     assert closed_by_server(kept_alive).startswith(b"HTTP/1.1 200")  # then idle: closed
-    assert served(srv)
+    assert answers(srv)
 
 
 def test_a_slow_second_request_on_a_kept_connection_is_closed(short_deadlines: Server) -> None:
@@ -90,7 +86,7 @@ def test_a_slow_second_request_on_a_kept_connection_is_closed(short_deadlines: S
 def test_oversized_headers_are_refused(short_deadlines: Server) -> None:
     sock = open_socket(short_deadlines, b"GET /health HTTP/1.1\r\nX-Big: " + b"a" * 8000)
     assert closed_by_server(sock).startswith(b"HTTP/1.1 400")
-    assert served(short_deadlines)
+    assert answers(short_deadlines)
 
 
 def test_the_server_raised_its_open_file_limit(short_deadlines: Server) -> None:
@@ -107,7 +103,7 @@ def test_past_the_cap_the_oldest_idle_connection_makes_room(tmp_path: Path) -> N
         try:
             flood = [open_socket(srv) for _ in range(30)]
             # Each new connection past 10 evicted the oldest idle one: a client still gets in.
-            assert served(srv)
+            assert answers(srv)
             oldest = flood[:20]
             for i, sock in enumerate(oldest):
                 assert closed_by_server(sock) == b"", i

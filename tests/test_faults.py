@@ -28,6 +28,7 @@ from tests.conftest import (
     assert_error,
     fresh_database,
     kessai,
+    served,
     start_server,
     stop_server,
     wait_for,
@@ -41,12 +42,8 @@ DROPPED = (httpx.RemoteProtocolError, httpx.ReadError)
 def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server with no random faults (the header forces them), stalls of 2 s."""
     tmp = tmp_path_factory.mktemp("faults")
-    with fresh_database(tmp) as url:
-        srv = start_server(url, tmp, env={"KESSAI_FAULTS": f"stall_seconds={STALL_SECONDS}"})
-        try:
-            yield srv
-        finally:
-            stop_server(srv)
+    with served(tmp, env={"KESSAI_FAULTS": f"stall_seconds={STALL_SECONDS}"}) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

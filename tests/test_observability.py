@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kessai.settings import Settings
 from tests.api.helpers import DECLINES, card, create_session, pay
-from tests.conftest import CARD, Merchant, Server, fresh_database, start_server, stop_server
+from tests.conftest import CARD, Merchant, Server, served
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 SESSION = "/api/v1/sessions/{session_id}"
@@ -50,12 +50,8 @@ def moved(before: Samples, after: Samples, name: str, **labels: str) -> float:
 def metered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server of its own: nothing but these tests moves its counters."""
     workdir = tmp_path_factory.mktemp("metrics")
-    with fresh_database(workdir) as url:
-        srv = start_server(url, workdir)
-        try:
-            yield srv
-        finally:
-            stop_server(srv)
+    with served(workdir) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
@@ -134,12 +130,8 @@ def test_database_pool_use_is_reported(metered: Server) -> None:
 def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp("metrics2")
     env = {"KESSAI_METRICS_TOKEN": "metrics-token-1", "KESSAI_DB_POOL_SIZE": "3"}
-    with fresh_database(workdir) as url:
-        srv = start_server(url, workdir, "--workers", "2", env=env)
-        try:
-            yield srv
-        finally:
-            stop_server(srv)
+    with served(workdir, "--workers", "2", env=env) as srv:
+        yield srv
 
 
 TOKEN = {"Authorization": "Bearer metrics-token-1"}

@@ -28,10 +28,8 @@ from tests.conftest import (
     Merchant,
     Server,
     _pg,
-    fresh_database,
     run_async,
-    start_server,
-    stop_server,
+    served,
 )
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -42,12 +40,8 @@ BUYER = {"name": "Hanako Observability", "email": "obs-buyer@example.test"}
 @pytest.fixture(scope="module")
 def json_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp("logs")
-    with fresh_database(workdir) as url:
-        srv = start_server(url, workdir, env={"KESSAI_LOG_FORMAT": "json"})
-        try:
-            yield srv
-        finally:
-            stop_server(srv)
+    with served(workdir, env={"KESSAI_LOG_FORMAT": "json"}) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

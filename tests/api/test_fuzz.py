@@ -16,7 +16,6 @@ import base64
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import CARD, Merchant, Server, fresh_database, start_server, stop_server
+from tests.conftest import CARD, Merchant, Server, served
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 CHECKS = [
@@ -48,12 +47,8 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server of its own on a fresh store; it delivers no webhooks (the fuzzer adds
     endpoints with made-up URLs), so it sends nothing anywhere."""
     workdir = tmp_path_factory.mktemp("fuzz")
-    with fresh_database(Path(workdir)) as url:
-        srv = start_server(url, workdir, env={"KESSAI_EMBEDDED_WORKER": "0"})
-        try:
-            yield srv
-        finally:
-            stop_server(srv)
+    with served(workdir, env={"KESSAI_EMBEDDED_WORKER": "0"}) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -27,10 +27,8 @@ from tests.conftest import (
     Merchant,
     Server,
     assert_error,
-    fresh_database,
     run_async,
-    start_server,
-    stop_server,
+    served,
 )
 
 LOOSE = "1000000/minute"
@@ -50,12 +48,8 @@ TIGHT = {
 
 @contextlib.contextmanager
 def serving(tmp: Path, env: dict[str, str], *args: str) -> Iterator[Server]:
-    with fresh_database(tmp) as url:
-        srv = start_server(url, tmp, *args, env=env)
-        try:
-            yield srv
-        finally:
-            stop_server(srv)
+    with served(tmp, *args, env=env) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import pytest
 from kessai.ids import new_id
 from kessai.processors.base import Call, Card, Charge, Transaction
 from kessai.processors.komoju import KomojuConfig, KomojuProcessor
-from tests.conftest import CARD_YEAR, Merchant, Server, fresh_database, start_server, stop_server
+from tests.conftest import CARD_YEAR, Merchant, Server, served
 
 UPSTREAM_ENV = {
     "KESSAI_WEBHOOK_ALLOW_PRIVATE": "test",  # the test's webhook receiver is on 127.0.0.1
@@ -32,12 +32,8 @@ CVV = "987"
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The kessai that plays KOMOJU."""
     workdir = tmp_path_factory.mktemp("komoju-upstream")
-    with fresh_database(workdir) as url:
-        srv = start_server(url, workdir, env=UPSTREAM_ENV)
-        try:
-            yield srv
-        finally:
-            stop_server(srv)
+    with served(workdir, env=UPSTREAM_ENV) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="package")

@@ -32,6 +32,7 @@ from tests.conftest import (
     Server,
     fresh_database,
     run_async,
+    served,
     start_server,
     stop_server,
 )
@@ -73,12 +74,8 @@ def receiver() -> Iterator[Receiver]:
 def hooks_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`kessai serve` with its embedded worker, retry base 1 s, on a store of its own."""
     workdir = tmp_path_factory.mktemp("hooks")
-    with fresh_database(workdir) as url:
-        srv = start_server(url, workdir, env=FAST_RETRIES)
-        try:
-            yield srv
-        finally:
-            stop_server(srv)
+    with served(workdir, env=FAST_RETRIES) as srv:
+        yield srv
 
 
 # --------------------------------------------------------------------------- workers

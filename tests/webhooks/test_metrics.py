@@ -9,7 +9,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import Server, free_port, fresh_database, start_server, stop_server
+from tests.conftest import Server, free_port, served
 from tests.webhooks.conftest import (
     FAST_RETRIES,
     Receiver,
@@ -35,12 +35,8 @@ def sample(url: str, name: str, **labels: str) -> float:
 def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server of its own, so its counters move only with this test."""
     workdir = tmp_path_factory.mktemp("hook-metrics")
-    with fresh_database(workdir) as url:
-        srv = start_server(url, workdir, env=FAST_RETRIES)
-        try:
-            yield srv
-        finally:
-            stop_server(srv)
+    with served(workdir, env=FAST_RETRIES) as srv:
+        yield srv
 
 
 def check_round_trip(metrics_url: str, server: Server, receiver: Receiver) -> None:

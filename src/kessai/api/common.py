@@ -101,6 +101,25 @@ def query(request: Request) -> dict[str, Any]:
     return dict(request.query_params)
 
 
+async def _writing(
+    request: Request, secret_only: bool, caller: Caller | None = None
+) -> tuple[Runtime, Caller, IdempotencyKey | None, Body]:
+    """What every writing route does first: authenticate (unless the route did), check
+    what reaches the store from outside the body, read the body and the idempotency key.
+    The body is parsed only when the operation asks (`body()`)."""
+    rt = runtime(request)
+    if caller is None:
+        caller = await authenticate(rt, request, secret_only=secret_only)
+    check_edge(request)
+    raw = await request.body()
+    key = idempotency_key(request, raw)
+
+    def body() -> dict[str, Any]:
+        return parse_body(request.headers.get("content-type"), raw)
+
+    return rt, caller, key, body
+
+
 async def write(
     request: Request,
     operation: WriteOp[T],
@@ -118,16 +137,7 @@ async def write(
     has authenticated the request already (each request authenticates, and counts against
     the limits, once).
     """
-    rt = runtime(request)
-    if caller is None:
-        caller = await authenticate(rt, request, secret_only=secret_only)
-    check_edge(request)
-    raw = await request.body()
-    key = idempotency_key(request, raw)
-
-    def body() -> dict[str, Any]:
-        return parse_body(request.headers.get("content-type"), raw)
-
+    rt, caller, key, body = await _writing(request, secret_only, caller)
     return json_response(
         await execute.run(
             rt,
@@ -153,15 +163,7 @@ async def phased(
     `make` parses the request into the plan; the plan's `before` (vaulting a card) runs
     only once the key is known to be new.
     """
-    rt = runtime(request)
-    caller = await authenticate(rt, request, secret_only=secret_only)
-    check_edge(request)
-    raw = await request.body()
-    key = idempotency_key(request, raw)
-
-    def body() -> dict[str, Any]:
-        return parse_body(request.headers.get("content-type"), raw)
-
+    rt, caller, key, body = await _writing(request, secret_only)
     try:
         plan = make(rt, caller, body)
     except KessaiError as exc:

@@ -239,18 +239,8 @@ async def _capture(
     outcome: Outcome,
 ) -> None:
     now = rt.clock()
-    if not isinstance(outcome, Approved):
-        await _move(conn, operation, {"operation_id": None})
-        return
-    changes = {
-        "status": states.CAPTURED,
-        "amount_captured": operation["amount"],
-        "captured_at": now,
-        "updated_at": now,
-        "operation_id": None,
-    }
-    if await _move(conn, operation, changes):
-        await charging.record_event(conn, {**payment, **changes}, "payment.captured", now)
+    changes = {"status": states.CAPTURED, "amount_captured": operation["amount"]}
+    await _moved(conn, operation, payment, outcome, {**changes, "captured_at": now}, now)
 
 
 async def _cancel(
@@ -260,18 +250,27 @@ async def _cancel(
     payment: Mapping[Any, Any],
     outcome: Outcome,
 ) -> None:
-    now = rt.clock()
+    changes = {"status": states.CANCELLED, "processor_state": None}
+    await _moved(conn, operation, payment, outcome, changes, rt.clock())
+
+
+async def _moved(
+    conn: AsyncConnection,
+    operation: Mapping[Any, Any],
+    payment: Mapping[Any, Any],
+    outcome: Outcome,
+    changes: dict[str, Any],
+    now: Any,
+) -> None:
+    """A capture or cancel answered: approved, the payment moves (with its event);
+    declined, it is only let go."""
     if not isinstance(outcome, Approved):
         await _move(conn, operation, {"operation_id": None})
         return
-    changes = {
-        "status": states.CANCELLED,
-        "processor_state": None,
-        "updated_at": now,
-        "operation_id": None,
-    }
+    changes = {**changes, "updated_at": now, "operation_id": None}
     if await _move(conn, operation, changes):
-        await charging.record_event(conn, {**payment, **changes}, "payment.cancelled", now)
+        event_type = f"payment.{changes['status']}"  # payment.captured, payment.cancelled
+        await charging.record_event(conn, {**payment, **changes}, event_type, now)
 
 
 async def _refund(
