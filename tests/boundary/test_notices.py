@@ -106,8 +106,7 @@ async def test_a_webhook_about_a_held_payment_is_refused_for_redelivery(gw: Gate
     gate = asyncio.Event()
     gw.processor.script("cancel", Wait(gate))
     cancelling = asyncio.create_task(gw.post(f"/payments/{payment_id}/cancel"))
-    while not any(kind == "cancel" for kind, _ in gw.processor.calls):
-        await asyncio.sleep(0.001)
+    await gw.processor.reached("cancel")
     busy = await deliver(gw, event(payment_id, "captured", "payment.captured"))
     assert busy.status_code == 409  # KOMOJU delivers it again later
     gate.set()

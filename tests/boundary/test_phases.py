@@ -4,6 +4,7 @@ processors that hold nothing, and the decline branches of capture, refund and ca
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -63,8 +64,7 @@ async def test_a_retry_while_the_call_runs_is_told_to_wait(gw: Gateway) -> None:
     gw.processor.script("authorize", Wait(gate))
     key = {"X-KOMOJU-IDEMPOTENCY": "k3"}
     first = asyncio.create_task(gw.post("/payments", payment_body(), **key))
-    while not gw.processor.calls:
-        await asyncio.sleep(0.001)
+    await gw.processor.reached("authorize")
     early = await gw.post("/payments", payment_body(), **key)
     assert early.status_code == 409 and early.json()["error"]["code"] == "conflict"
     gate.set()
@@ -129,8 +129,7 @@ async def test_a_slow_processor_holds_nothing_other_requests_need(gw: Gateway) -
     gate = asyncio.Event()
     gw.processor.script("authorize", Wait(gate))
     slow = asyncio.create_task(gw.post("/payments", payment_body()))
-    while not gw.processor.calls:
-        await asyncio.sleep(0.001)
+    await gw.processor.reached("authorize")
     # Meanwhile sessions, reads and other payments go ahead on the same store.
     session = await gw.post("/sessions", {"amount": 500, "currency": "JPY"})
     assert session.status_code == 200, session.text
@@ -151,8 +150,7 @@ async def test_concurrent_captures_make_one_processor_call(gw: Gateway) -> None:
     gate = asyncio.Event()
     gw.processor.script("capture", Wait(gate))
     racing = [asyncio.create_task(gw.post(f"/payments/{payment_id}/capture")) for _ in range(5)]
-    while not any(kind == "capture" for kind, _ in gw.processor.calls):
-        await asyncio.sleep(0.001)
+    await gw.processor.reached("capture")
     gate.set()
     answers = await asyncio.gather(*racing)
     assert sorted(a.status_code for a in answers) == [200, 422, 422, 422, 422]
@@ -189,8 +187,7 @@ async def test_refunds_in_flight_are_reserved(gw: Gateway) -> None:
     gate = asyncio.Event()
     gw.processor.script("refund", Wait(gate))
     first = asyncio.create_task(gw.post(f"/payments/{payment_id}/refund", {"amount": 700}))
-    while not any(kind == "refund" for kind, _ in gw.processor.calls):
-        await asyncio.sleep(0.001)
+    await gw.processor.reached("refund")
     too_much = await gw.post(f"/payments/{payment_id}/refund", {"amount": 400})
     assert too_much.status_code == 422
     assert too_much.json()["error"]["code"] == "not_refundable"
@@ -208,10 +205,10 @@ async def test_a_request_that_died_mid_call_is_reconciled(gw: Gateway) -> None:
     gate = asyncio.Event()
     gw.processor.script("authorize", Wait(gate))
     doomed = asyncio.create_task(gw.post("/payments", payment_body()))
-    while not gw.processor.calls:
-        await asyncio.sleep(0.001)
+    await gw.processor.reached("authorize")
     doomed.cancel()
-    await asyncio.sleep(0)
+    with contextlib.suppress(asyncio.CancelledError):
+        await doomed
     [operation] = await rows(gw, processor_operations)
     assert operation["status"] == "open"
     gw.processor.done[operation["id"]] = ("authorize", Approved(captured=True))

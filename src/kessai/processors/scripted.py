@@ -11,7 +11,8 @@ lets a test script what happens to the next calls of a kind:
     processor.script("refund", Decline("card_declined"))
     gate = asyncio.Event(); processor.script("authorize", Wait(gate))  # slow until set
 
-`calls` records (kind, operation id) of every call; `done` maps each operation id the
+`calls` records (kind, operation id) of every call (`await processor.reached(kind)` waits
+for the first of a kind); `done` maps each operation id the
 acquirer carried out to its outcome, so a test can count real charges.
 """
 
@@ -78,6 +79,7 @@ class ScriptedProcessor:
     calls: list[tuple[str, str]] = field(default_factory=list)
     done: dict[str, Any] = field(default_factory=dict)
     _steps: dict[str, deque[Step]] = field(default_factory=lambda: defaultdict(deque))
+    _reached: dict[str, asyncio.Event] = field(default_factory=dict)
 
     @property
     def supported_types(self) -> frozenset[str]:
@@ -86,12 +88,17 @@ class ScriptedProcessor:
     def script(self, kind: str, *steps: Step) -> None:
         self._steps[kind].extend(steps)
 
+    async def reached(self, kind: str) -> None:
+        """Wait until a call of `kind` has come in (a `Wait` step then holds it there)."""
+        await self._reached.setdefault(kind, asyncio.Event()).wait()
+
     def charges(self, kind: str = "authorize") -> int:
         """How many distinct operations of `kind` the acquirer carried out."""
         return sum(1 for op, _ in self.done.values() if op == kind)
 
     async def _run(self, kind: str, call: Call, carry_out: Any) -> Any:
         self.calls.append((kind, call.operation_id))
+        self._reached.setdefault(kind, asyncio.Event()).set()
         step = self._steps[kind].popleft() if self._steps[kind] else None
         if isinstance(step, Wait):
             await step.gate.wait()
