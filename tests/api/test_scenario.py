@@ -16,7 +16,7 @@ from tests.api.helpers import (
     pay_ok,
     post_payment,
 )
-from tests.conftest import CARD, assert_error, assert_schema
+from tests.conftest import CARD, Merchant, assert_error, assert_schema
 
 CODES = sorted(set(DECLINES.values()))
 
@@ -175,5 +175,17 @@ def test_unknown_scenario_creates_nothing(api: httpx.Client) -> None:
     assert api.get("/payments").json()["total"] == before
 
 
-def test_scenario_in_live_mode_is_refused() -> None:
-    pytest.skip("no live keys exist yet: `kessai merchant create` issues test keys only")
+def test_scenario_in_live_mode_is_refused(merchant: Merchant) -> None:
+    """Live keys exist for every merchant; `Komoju-Scenario` is test mode only, refused
+    before any processor is needed (this merchant's live mode has none)."""
+    assert merchant.live_secret_key is not None
+    with httpx.Client(
+        base_url=f"{merchant.server.base_url}/api/v1", auth=(merchant.live_secret_key, "")
+    ) as live:
+        resp = live.post(
+            "/payments",
+            json={"amount": 1000, "currency": "JPY", "payment_details": CARD},
+            headers=scenario("card_declined"),
+        )
+        assert_error(resp, 422, "invalid_parameter", "Komoju-Scenario")
+        assert live.get("/payments").json()["total"] == 0
