@@ -110,13 +110,3 @@ async def settle(
         )
     if values:
         await conn.execute(sessions.update().where(*where).values(**values))
-
-
-async def release(conn: AsyncConnection, session_id: str, operation_id: str) -> None:
-    await rows.update_where(
-        conn,
-        sessions,
-        session_id,
-        [sessions.c.operation_id == operation_id],
-        {"operation_id": None},
-    )
