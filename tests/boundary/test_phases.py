@@ -11,10 +11,16 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
+from kessai.api import payments as api_payments
 from kessai.errors import NotFound
 from kessai.processors.base import Approved, NeedsAction, Vaulted
 from kessai.processors.scripted import Answer, Decline, LoseAnswer, Unknown, Wait
-from kessai.store.tables import payments, processor_operations
+from kessai.schemas.requests import CreatePayment
+from kessai.services import payments as payment_service
+from kessai.services import phases, reconciling
+from kessai.services.execute import Resume
+from kessai.services.runtime import Caller
+from kessai.store.tables import idempotency_keys, payments, processor_operations
 from kessai.worker.reconcile import reconcile_once
 from tests.boundary.conftest import Gateway
 
@@ -273,3 +279,23 @@ async def test_an_acquirer_page_still_open_lets_the_session_go(gw: Gateway) -> N
     assert (await gw.payment(payment_id))["status"] == "pending"
     paid = await gw.post(f"/sessions/{session['id']}/pay", {"payment_details": CARD})
     assert paid.status_code == 200 and paid.json()["status"] == "completed"
+
+
+async def test_a_retry_that_finds_the_call_finished_replays_its_answer(gw: Gateway) -> None:
+    """A retry looked the key up while the first request was with the processor, and
+    resumes only after that request stored its answer: it gets those very bytes."""
+    key = {"X-KOMOJU-IDEMPOTENCY": "k-race"}
+    first = await gw.post("/payments", payment_body(), **key)
+    assert first.status_code == 200
+    async with gw.rt.db.transaction(write=False) as conn:
+        [row] = (await conn.execute(sa.select(idempotency_keys))).mappings().all()
+    caller = Caller(gw.merchant_id, "Boundary", False, "secret")
+    plan = payment_service.create(gw.rt, caller, CreatePayment(**payment_body()), None)
+    with pytest.raises(phases.Replayed) as replayed:
+        await reconciling.resume_request(
+            gw.rt,
+            plan,
+            Resume(row["id"], row["operation_id"]),
+            lambda view: api_payments.render(gw.rt, view),
+        )
+    assert replayed.value.rendered == (200, first.content)

@@ -181,7 +181,7 @@ async def run(
             elif found is not None:
                 return found
         return render(await _perform(rt, plan, caller, key, render, resume))
-    except _Replayed as replayed:
+    except Replayed as replayed:
         return replayed.rendered
     except KessaiError as exc:
         rendered = render_error(exc)
@@ -200,7 +200,9 @@ async def perform(rt: Runtime, plan: Plan[T]) -> T:
     return await _perform(rt, plan, None, None, None)
 
 
-class _Replayed(Exception):
+class Replayed(Exception):
+    """The answer is already stored under the key: send exactly that."""
+
     def __init__(self, rendered: Rendered) -> None:
         self.rendered = rendered
 
@@ -252,7 +254,7 @@ async def _record(
                 if key is not None and caller is not None:
                     key_id, replay = await execute.claim(rt, conn, caller, key)
                     if replay is not None:
-                        raise _Replayed(replay)
+                        raise Replayed(replay)
                 prepared = await plan.prepare(conn)
                 if isinstance(prepared, Done):
                     if key_id is not None and render is not None:

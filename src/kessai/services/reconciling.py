@@ -42,12 +42,15 @@ async def resume_request(
         return await phases.apply_answer(
             rt, plan, resume.operation_id, outcome, resume.key_id, render
         )
-    async with rt.db.transaction() as conn:  # closed already (by the reconciler, say)
+    async with rt.db.transaction() as conn:  # closed meanwhile: by the first request, say
         operation = await store.get(conn, resume.operation_id)
         assert operation is not None
         value = await plan.present(conn, operation, {})
         if render is not None:
-            await idempotency.finish(conn, resume.key_id, *render(value))
+            # The request that closed it stored its answer: that one, byte for byte.
+            stored = await idempotency.finish_once(conn, resume.key_id, *render(value))
+            if stored is not None:
+                raise phases.Replayed(stored)
         return value
 
 

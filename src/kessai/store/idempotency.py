@@ -80,6 +80,25 @@ async def finish(conn: AsyncConnection, key_id: int, status_code: int, body: byt
     await conn.execute(_FINISH, {"key_id": key_id, "status_code": status_code, "body": body})
 
 
+async def finish_once(
+    conn: AsyncConnection, key_id: int, status_code: int, body: bytes
+) -> tuple[int, bytes] | None:
+    """Store the response unless one is stored already; then return that one instead."""
+    result = await conn.execute(
+        keys.update()
+        .where(keys.c.id == key_id, keys.c.status_code.is_(None))
+        .values(status_code=status_code, body=body)
+    )
+    if result.rowcount == 1:
+        return None
+    row = (
+        await conn.execute(sa.select(keys.c.status_code, keys.c.body).where(keys.c.id == key_id))
+    ).first()
+    if row is None or row[0] is None:
+        return None
+    return int(row[0]), bytes(row[1])
+
+
 async def expire(conn: AsyncConnection, before: datetime) -> int:
     result = await conn.execute(keys.delete().where(keys.c.created_at < before))
     return int(result.rowcount)
