@@ -54,7 +54,7 @@ async def build_runtime(settings: Settings, db: Database) -> Runtime:
         db=db,
         secret=bytes.fromhex(secret),
         # Each merchant's choice (`kessai processor set`), re-read every 2 s.
-        processors=StoreDirectory(db),
+        processors=StoreDirectory.of_url(settings.database_url),
         keys=KeyCache(settings.auth_cache_seconds),
     )
 

@@ -346,11 +346,15 @@ async def apply_answer(
             operation, seen = await close(rt, conn, operation_id, outcome, rows)
             value = await plan.present(conn, operation, seen)
             if key_id is not None and render is not None:
-                await idempotency.finish(conn, key_id, *render(value))
+                stored = await idempotency.finish_once(conn, key_id, *render(value))
+                if stored is not None:  # another request for the key answered first
+                    raise Replayed(stored)
             return value
 
     try:
         return await asyncio.shield(phase_three())
+    except Replayed:
+        raise
     except Exception:
         known = {"known": outcomes.encode(outcome)}
         with contextlib.suppress(Exception):

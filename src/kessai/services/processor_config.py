@@ -15,7 +15,10 @@ has none (`ProcessorUnavailable`, 503). A row kessai cannot build a processor fr
 package removed, a config edited by hand) is also `ProcessorUnavailable`, logged once each
 time the row changes.
 
-`set_processor` and `show` are what `kessai processor set|show` call.
+The server gives the directory a database of its own (`of_url`: one or two connections),
+because a row may be read while the request asking holds a transaction and a row lock:
+reading through the request pool could wait for a connection that only requests waiting
+on that lock hold. `set_processor` and `show` are what `kessai processor set|show` call.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from kessai.processors.directory import NO_LIVE_PROCESSOR, Directory
 from kessai.processors.simulated import SimulatedProcessor
 from kessai.store import operations
 from kessai.store import processors as store
-from kessai.store.db import Database
+from kessai.store.db import Database, create_engine
 from kessai.store.merchants import key_hint
 
 log = logging.getLogger("kessai.processors")
@@ -67,8 +70,10 @@ class StoreDirectory:
         ttl: float = DEFAULT_TTL,
         simulated: Processor | None = None,
         close_after: Callable[[Processor], float] | None = None,
+        owns_db: bool = False,
     ) -> None:
         self.db = db
+        self.owns_db = owns_db
         self.clock = clock
         self.ttl = ttl
         self.simulated: Processor = simulated or SimulatedProcessor()
@@ -76,6 +81,11 @@ class StoreDirectory:
         self._entries: dict[Key, _Entry] = {}
         self._locks: dict[Key, asyncio.Lock] = {}
         self._retiring: dict[asyncio.Task[None], Callable[[], Awaitable[Any]]] = {}
+
+    @classmethod
+    def of_url(cls, url: str, **options: Any) -> StoreDirectory:
+        """A directory reading through a small pool of its own (see the module docstring)."""
+        return cls(Database(create_engine(url, pool_size=2)), owns_db=True, **options)
 
     async def get(self, merchant_id: str, livemode: bool) -> Processor:
         entry = self._entries.get((merchant_id, livemode))
@@ -164,6 +174,8 @@ class StoreDirectory:
         self._entries.clear()
         for close in closers:
             await _quietly(close)
+        if self.owns_db:
+            await self.db.dispose()
 
 
 async def _quietly(close: Callable[[], Awaitable[Any]]) -> None:
