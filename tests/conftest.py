@@ -143,6 +143,18 @@ class Merchant:
     live_secret_key: str | None = field(default=None, kw_only=True)
     live_publishable_key: str | None = field(default=None, kw_only=True)
 
+    def move_clock(self, **body: Any) -> dict[str, Any]:
+        """Move this merchant's test clock (`POST /kessai/v1/clock` with `advance_seconds=`
+        or `now=`): deadlines are seen to pass by moving it, never by waiting. Its answer."""
+        resp = httpx.post(
+            f"{self.server.base_url}/kessai/v1/clock",
+            json=body,
+            auth=(self.secret_key, ""),
+            timeout=300,
+        )
+        assert resp.status_code == 200, resp.text
+        return dict(resp.json())
+
     def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client:
         """An API client; every response it gets must agree with /openapi.json."""
         hooks = kwargs.pop("event_hooks", {})

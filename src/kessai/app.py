@@ -18,12 +18,18 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from kessai.api import barcodes as api_barcodes
+from kessai.api import clock as api_clock
 from kessai.api import customers as api_customers
 from kessai.api import docs as api_docs
 from kessai.api import events as api_events
+from kessai.api import external_customers as api_external_customers
+from kessai.api import finalize as api_finalize
 from kessai.api import payments as api_payments
 from kessai.api import processor_hooks as api_processor_hooks
+from kessai.api import secure_tokens as api_secure_tokens
 from kessai.api import sessions as api_sessions
+from kessai.api import subscriptions as api_subscriptions
 from kessai.api import tokens as api_tokens
 from kessai.api.cors import PublishableCORS
 from kessai.edge.faults import Faults
@@ -96,8 +102,14 @@ def create_app(settings: Settings) -> FastAPI:
             ("/api/v1", module.router)
             for module in (api_sessions, api_payments, api_customers, api_tokens, api_events)
         ],
+        ("/api/v1", api_external_customers.router),
+        ("/api/v1", api_secure_tokens.router),
+        ("/api/v1", api_barcodes.router),
+        ("/api/v1", api_subscriptions.router),
+        ("/api/v1", api_finalize.router),
         ("/kessai/v1", api_events.admin),
         ("/kessai/v1", api_processor_hooks.router),
+        ("/kessai/v1", api_clock.router),
     ]
     for prefix, api_router in app.state.api_routers:
         app.include_router(api_router, prefix=prefix)

@@ -15,6 +15,7 @@
     │   ├── NotCapturable            not_capturable
     │   ├── NotRefundable            not_refundable
     │   ├── NotCancellable           not_cancellable
+    │   ├── NotFinalizable           not_finalizable
     │   └── SessionNotPayable        session_not_payable
     ├── RequestTimeout               request_timeout          408
     ├── RequestTooLarge              request_too_large        413
@@ -133,6 +134,12 @@ class NotRefundable(StateError):
 
 class NotCancellable(StateError):
     code = "not_cancellable"
+
+
+class NotFinalizable(StateError):
+    """KOMOJU's card-present (EMV terminal) step: kessai takes card-not-present payments."""
+
+    code = "not_finalizable"
 
 
 class SessionNotPayable(StateError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
@@ -13,7 +15,7 @@ from tests.api.helpers import (
     pay,
     pay_ok,
 )
-from tests.conftest import assert_error, assert_schema, wait_for
+from tests.conftest import Merchant, Server, assert_error, assert_schema
 
 
 def test_get_with_secret_and_publishable_key(api: httpx.Client, public_api: httpx.Client) -> None:
@@ -98,23 +100,44 @@ def test_cancelled_session_cannot_be_paid(api: httpx.Client) -> None:
     assert after["status"] == "cancelled" and after["payment"] is None
 
 
-def test_expiry(api: httpx.Client, public_api: httpx.Client) -> None:
+def advance_clock(merchant: Merchant, seconds: int) -> None:
+    """Move `merchant`'s test clock forward (`POST /kessai/v1/clock`): a deadline is seen
+    to pass by moving the clock, never by waiting for it."""
+    merchant.move_clock(advance_seconds=seconds)
+
+
+@pytest.fixture
+def expiring(server: Server) -> Merchant:
+    """A merchant of its own, whose clock a test may move without touching anyone else's."""
+    return server.merchant("Expiry Shop")
+
+
+@pytest.fixture
+def expiring_api(expiring: Merchant) -> Iterator[httpx.Client]:
+    with expiring.client() as client:
+        yield client
+
+
+@pytest.fixture
+def expiring_public_api(expiring: Merchant) -> Iterator[httpx.Client]:
+    with expiring.client(expiring.publishable_key) as client:
+        yield client
+
+
+def test_expiry(
+    expiring: Merchant, expiring_api: httpx.Client, expiring_public_api: httpx.Client
+) -> None:
     """`expired` turns true after expires_at on an unpaid session; a paid one never expires."""
-    paid = create_session(api, expires_in_seconds=1)
+    api, public_api = expiring_api, expiring_public_api
+    paid = create_session(api, expires_in_seconds=600)
     pay_ok(api, paid["id"])
-    session = create_session(api, expires_in_seconds=1)
-    assert session["expired"] is False
-    cancelled = create_session(api, expires_in_seconds=1)
+    session = create_session(api, expires_in_seconds=600)
+    cancelled = create_session(api, expires_in_seconds=600)
     assert api.post(f"/sessions/{cancelled['id']}/cancel").status_code == 200
-    # Wait (bounded) for the expiry itself, not for a guessed time: `cancelled`, made last,
-    # has the latest expires_at.
-    wait_for(
-        lambda: (
-            get_session(api, session["id"])["expired"]
-            and get_session(api, cancelled["id"])["expired"]
-        ),
-        what="both unpaid sessions to expire",
-    )
+    advance_clock(expiring, 540)  # not yet: nothing expires before its expires_at
+    assert get_session(api, session["id"])["expired"] is False
+    assert get_session(api, cancelled["id"])["expired"] is False
+    advance_clock(expiring, 61)  # past the expires_at of all three
 
     expired = get_session(api, session["id"])
     assert expired["expired"] is True

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.conftest import CARD, Server, wait_for
+from tests.conftest import CARD, Merchant, Server
 from tests.e2e.pages import (
     GOOD_CARD,
     Shop,
@@ -40,15 +41,28 @@ def _assert_status_page(
     return back
 
 
+@pytest.fixture
+def expiring(server: Server) -> Iterator[tuple[Merchant, httpx.Client]]:
+    """A merchant of this test's own (its clock moves, nobody else's) and its API client."""
+    merchant = server.merchant("Expiring Shop")
+    with merchant.client() as client:
+        yield merchant, client
+
+
+def advance_clock(merchant: Merchant, seconds: int) -> None:
+    """Move `merchant`'s test clock forward (`POST /kessai/v1/clock`)."""
+    merchant.move_clock(advance_seconds=seconds)
+
+
 def test_expired_session_says_so_and_links_back_to_shop(
-    page: Page, server: Server, api: httpx.Client, shop: Shop
+    page: Page, server: Server, expiring: tuple[Merchant, httpx.Client], shop: Shop
 ) -> None:
-    # Long enough for a loaded machine to open the page in time; the test then waits for the
-    # expiry itself (bounded), so a longer lifetime costs only that much wall time.
-    session = create_session(api, expires_in_seconds=3, return_url=shop.url("/cart?order=9"))
+    merchant, api = expiring
+    session = create_session(api, expires_in_seconds=600, return_url=shop.url("/cart?order=9"))
     page.goto(hosted_url(server, session))
     fill_card(page, GOOD_CARD)  # the customer starts filling the form in time...
-    wait_for(lambda: get_session(api, session["id"])["expired"], what="the session to expire")
+    advance_clock(merchant, 601)
+    assert get_session(api, session["id"])["expired"] is True
 
     # ...but submits after expiry: nothing is paid, the page says it expired.
     with page.expect_navigation():

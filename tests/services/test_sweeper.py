@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from kessai.processors.directory import FixedDirectory
 from kessai.processors.simulated import SimulatedProcessor
 from kessai.schemas.requests import CreatePayment
-from kessai.services import execute, payments, phases, sweeper
+from kessai.services import clocks, execute, payments, phases, sweeper
 from kessai.services.runtime import Caller, Runtime
 from kessai.settings import Settings
+from kessai.store import clocks as clock_store
 from kessai.store import idempotency, merchants
 from kessai.store.db import Database
 from kessai.store.migrate import upgrade
@@ -139,3 +140,33 @@ async def test_uncaptured_authorizations_and_abandoned_challenges_expire(runtime
 
 async def _key(conn, merchant_id: str):
     return await idempotency.existing(conn, merchant_id=merchant_id, livemode=False, key="old-key")
+
+
+async def test_the_worker_measures_each_merchant_on_its_own_clock(runtime) -> None:
+    """`clocks.run_all`, the worker's round: a merchant whose test clock was moved has its
+    deadlines applied on that clock; everyone else's on the real time."""
+    rt, clock = runtime
+    details = {"type": "konbini", "store": "lawson", "email": "a@example.com", "expiry_days": 2}
+    made = {}
+    for name in ("Moved", "Still"):
+        merchant_id, _ = await execute.write(
+            rt, lambda conn, name=name: merchants.insert_merchant(conn, name, clock())
+        )
+        caller = Caller(merchant_id, name, False, "secret")
+        params = CreatePayment(amount=700, currency="JPY", payment_details=details)
+        view = await phases.perform(rt, payments.create(rt, caller, params, None))
+        made[name] = (merchant_id, view.row["id"])
+    moved_id = made["Moved"][0]
+    ahead = clock() + timedelta(days=3)
+    await execute.write(rt, lambda conn: clock_store.move(conn, moved_id, 3 * 86_400_000, ahead))
+    assert await clocks.run_all(rt) == 1
+    assert await clocks.run_all(rt) == 0
+    statuses = {}
+    for name, (merchant_id, payment_id) in made.items():
+        caller = Caller(merchant_id, name, False, "secret")
+        view = await execute.read(rt, lambda conn, c=caller, p=payment_id: payments.get(conn, c, p))
+        statuses[name] = view.row["status"]
+    assert statuses == {"Moved": "expired", "Still": "authorized"}
+    rows = await execute.read(rt, lambda conn: _events(conn, moved_id))
+    expired = [e for e in rows if e["type"] == "payment.expired"]
+    assert len(expired) == 1 and expired[0]["created_at"] >= ahead - timedelta(seconds=5)

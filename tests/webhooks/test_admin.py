@@ -292,3 +292,24 @@ def _plain_merchant(server: Server) -> HookMerchant:
     if server.base_url not in _plain:
         _plain[server.base_url] = create_merchant(server, "Hooks Validation Shop")
     return _plain[server.base_url]
+
+
+def test_a_moved_test_clock_delays_no_webhook(hooks_server: Server, receiver: Receiver) -> None:
+    """Events are stamped on the merchant's test clock, days ahead, but sent on the real
+    one: a new event and a redelivery both arrive at once."""
+    merchant = create_merchant(hooks_server, "Hooks Clock Shop", webhook_url=receiver.url)
+    moved = merchant.move_clock(advance_seconds=5 * 86400)
+    with merchant.client() as api:
+        payment = create_payment(api)
+    receiver.wait(lambda r: len(r.ids(status=200)) >= 2, 15, "ping and payment.captured")
+    [first] = [r for r in receiver.snapshot() if r.json()["type"] == "payment.captured"]
+    assert first.json()["data"]["id"] == payment["id"]
+    assert first.json()["created_at"] >= moved["now"]  # stamped on the moved clock
+    wait_until(
+        lambda: deliveries(merchant, first.event_id)["deliveries"][0]["status"] == "delivered",
+        10,
+        "the first delivery recorded",
+    )
+    with merchant.admin() as admin:
+        assert admin.post(f"/events/{first.event_id}/redeliver").status_code == 200
+    receiver.wait(lambda r: len(r.of_event(first.event_id)) >= 2, 15, "the redelivery")

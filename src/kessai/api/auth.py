@@ -32,7 +32,7 @@ from kessai.edge.middleware import client_address
 from kessai.errors import Forbidden, Unauthorized
 from kessai.ids import digests_match, key_digest, parse_key
 from kessai.observe import context
-from kessai.services import execute
+from kessai.services import clocks, execute
 from kessai.services.runtime import Caller, Runtime
 from kessai.store import merchants
 from kessai.store.merchants import KeyOwner
@@ -41,7 +41,7 @@ STORE_LOOKUPS = Counter(
     "kessai_auth_store_lookups",
     "API keys looked up in the store (cache and negative-cache misses).",
 )
-CARD_PATHS = re.compile(r"^/api/v1/(sessions/[^/]+/pay|tokens)/?$")
+CARD_PATHS = re.compile(r"^/api/v1/(sessions/[^/]+/pay|tokens|secure_tokens)/?$")
 MAX_KEY_LENGTH = 200
 UNKNOWN = "Unknown API key. Check the key and its mode (test or live)."
 
@@ -115,4 +115,5 @@ async def authenticate(rt: Runtime, request: Request, *, secret_only: bool) -> C
     if limiter is not None:
         card = CARD_PATHS.match(request.url.path) is not None
         await limiter.key(digest, card=card, live=owner.livemode, client=client)
+    await clocks.enter(rt, owner.merchant_id, owner.livemode)  # rt.now(): this merchant's
     return Caller(owner.merchant_id, owner.merchant_name, owner.livemode, owner.kind)

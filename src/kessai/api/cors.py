@@ -2,6 +2,7 @@
 
 Preflights from any origin are answered for those paths, allowing the Authorization and
 Content-Type headers; their responses, errors included, carry Access-Control-Allow-Origin.
+A konbini barcode (`barcodes/{payment_id}`) is fetched the same way, usually without a key.
 Secret-key endpoints get no CORS headers.
 """
 
@@ -14,7 +15,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PUBLISHABLE_PATHS = re.compile(
-    r"^/api/v1/(sessions/[^/]+|sessions/[^/]+/pay|tokens|payment_methods)/?$"
+    r"^/api/v1/(sessions/[^/]+|sessions/[^/]+/pay|tokens|secure_tokens|payment_methods|barcodes/[^/]+)/?$"
 )
 ALLOW_HEADERS = (
     "Authorization, Content-Type, X-KOMOJU-IDEMPOTENCY, X-KOMOJU-API-VERSION, Kessai-Fault"

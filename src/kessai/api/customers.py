@@ -53,7 +53,7 @@ async def list_customers(request: Request) -> Response:
     def render_list(rt: Runtime, result: Any) -> Rendered:
         total, rows, params = result
         data = [resources.customer(r) for r in rows]
-        return ok(resources.listing(data, total, params, rt.clock()))
+        return ok(resources.listing(data, total, params, rt.now()))
 
     return await read(request, run, render_list)
 

@@ -48,7 +48,7 @@ async def list_events(request: Request) -> Response:
             params,
             event_type=request.query_params.get("type"),
         )
-        return resources.listing(data, total, params, rt.clock())
+        return resources.listing(data, total, params, rt.now())
 
     return await read(request, run, as_is)
 
@@ -91,7 +91,7 @@ async def add_endpoint(request: Request) -> Response:
             livemode=caller.livemode,
             url=params.get("url"),
             event_types=params.get("event_types"),
-            now=rt.clock(),
+            now=rt.now(),
             policy=rt.settings.webhook_allow_private,
         )
 
@@ -124,7 +124,7 @@ async def remove_endpoint(request: Request, endpoint_id: str) -> Response:
     return await write(
         request,
         lambda conn, rt, caller, body: webhooks.remove_endpoint(
-            conn, endpoint_id, caller.merchant_id, caller.livemode, rt.clock()
+            conn, endpoint_id, caller.merchant_id, caller.livemode, rt.now()
         ),
         as_is,
     )
@@ -148,7 +148,7 @@ async def redeliver(request: Request, event_id: str) -> Response:
     return await write(
         request,
         lambda conn, rt, caller, body: webhooks.redeliver(
-            conn, event_id, caller.merchant_id, caller.livemode, rt.clock()
+            conn, event_id, caller.merchant_id, caller.livemode, rt.now()
         ),
         as_is,
     )

@@ -29,7 +29,8 @@ from kessai.errors import ErrorBody
 F = TypeVar("F", bound=Callable[..., Any])
 REF = "#/components/schemas/{model}"
 # "signature": no API key; the body is signed (an acquirer's webhook).
-KeyKind = Literal["secret", "publishable", "signature"]
+# "optional": no key needed; one that is sent must be valid (the konbini barcode).
+KeyKind = Literal["secret", "publishable", "signature", "optional"]
 
 SECURITY_SCHEMES = {
     "secretKey": {
@@ -141,7 +142,7 @@ def documented_routes(routers: Mounted) -> Iterable[tuple[str, APIRoute, str]]:
         for route in router.routes:
             if isinstance(route, APIRoute) and route.include_in_schema:
                 for method in sorted(route.methods or ()):
-                    yield prefix + route.path, route, method
+                    yield prefix + route.path_format, route, method
 
 
 def build(routers: Mounted) -> dict[str, Any]:
@@ -271,6 +272,8 @@ def _operation(
         security.append({"publishableKey": []})
     elif op.key == "signature":
         security = []
+    elif op.key == "optional":
+        security = [{}, {"secretKey": []}, {"publishableKey": []}]
     doc: dict[str, Any] = {
         "operationId": op_id,
         "summary": op.summary,

@@ -40,7 +40,7 @@ def render(rt: Runtime, view: payments.PaymentView) -> Rendered:
 def render_list(rt: Runtime, result: tuple[int, list[payments.PaymentView], Any]) -> Rendered:
     total, views, params = result
     data = [body_of(v) for v in views]
-    return ok(resources.listing(data, total, params, rt.clock()))
+    return ok(resources.listing(data, total, params, rt.now()))
 
 
 @router.post("/payments")

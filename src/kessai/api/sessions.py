@@ -20,7 +20,7 @@ router = APIRouter()
 def render_session(rt: Runtime, view: sessions.SessionView) -> Rendered:
     return ok(
         resources.session(
-            view.row, base_url=rt.settings.base_url, now=rt.clock(), payment_row=view.payment
+            view.row, base_url=rt.settings.base_url, now=rt.now(), payment_row=view.payment
         )
     )
 

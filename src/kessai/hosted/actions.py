@@ -21,7 +21,7 @@ from kessai.errors import Conflict, NotCapturable, NotFound
 from kessai.hosted.checkout import CONFIRMING, with_locale
 from kessai.hosted.i18n import pick_locale
 from kessai.hosted.pages import csrf_ok, error_page, form_of, render, runtime, translate
-from kessai.services import execute, paying, payments, phases, sessions
+from kessai.services import barcodes, execute, paying, payments, phases, sessions
 from kessai.services.phases import OutcomePending
 from kessai.store import payments as payment_store
 from kessai.store import sessions as session_store
@@ -188,6 +188,20 @@ async def instructions(request: Request, payment_id: str) -> Response:
         else None,
         csrf_target=payment_id,
         livemode=payment["livemode"],
+    )
+
+
+@router.get("/instructions/{payment_id}/barcode.png")
+async def instructions_barcode(request: Request, payment_id: str) -> Response:
+    """The konbini barcode the instructions page shows: the API's image, served from the
+    page's own origin (its CSP loads images from nowhere else)."""
+    code = await barcodes.show(runtime(request), payment_id, None)
+    if code.png is None:
+        raise NotFound("The barcode is not ready yet; reload the page.")
+    return Response(
+        code.png,
+        media_type="image/png",
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
     )
 
 

@@ -4,10 +4,15 @@ Paying here is exactly `/pay`: the form becomes `payment_details` and goes to
 `services.paying.pay`, after the same card limits (`RateLimiter.checkout`: per merchant
 and mode, there being no API key here, and per address in live mode); past them, the
 error page with `Retry-After`.
+
+One-click (`services.one_click`): a session with `external_customer_id` shows a consent
+checkbox in the card form (`keep_card`, unchecked) and, above it, a form of its own with
+the cards kept before (radio inputs `saved_card`), so paying with one needs no script.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter
@@ -23,7 +28,7 @@ from kessai.errors import Conflict, KessaiError, ProcessorUnavailable, SessionNo
 from kessai.hosted.i18n import pick_locale
 from kessai.hosted.pages import csrf_ok, form_of, render, runtime, translate
 from kessai.schemas.requests import PaySession
-from kessai.services import execute, paying, phases, sessions
+from kessai.services import clocks, execute, one_click, paying, phases, sessions
 from kessai.services.phases import OutcomePending
 from kessai.services.runtime import Runtime
 
@@ -36,7 +41,17 @@ FIELDS = {
     "cash": ("family_name", "given_name", "email"),
     "wallet": ("email",),
 }
-KEPT = ("name", "email", "month", "year", "store", "family_name", "given_name", "payment_type")
+KEPT = (
+    "name",
+    "email",
+    "month",
+    "year",
+    "store",
+    "family_name",
+    "given_name",
+    "payment_type",
+    "keep_card",
+)
 
 
 def fields_for(payment_type: str) -> tuple[str, ...]:
@@ -46,7 +61,7 @@ def fields_for(payment_type: str) -> tuple[str, ...]:
     return FIELDS[ptype.kind] if ptype else ()
 
 
-def checkout_page(
+async def checkout_page(
     request: Request,
     view: sessions.SessionView,
     locale: str,
@@ -57,10 +72,14 @@ def checkout_page(
 ) -> HTMLResponse:
     rt = runtime(request)
     row = view.row
-    now = rt.clock()
+    now = rt.now()
     state = row["status"]
     if state == PENDING and is_expired(state, row["expires_at"], now):
         state = "expired"
+    saved: list[dict[str, str]] = []
+    if state == PENDING and one_click.offered(row):
+        found = await execute.read(rt, lambda conn: one_click.cards_for(conn, row, now))
+        saved = [saved_card(card) for card in found]
     return render(
         request,
         "checkout.html" if state == PENDING else "status.html",
@@ -90,17 +109,43 @@ def checkout_page(
         csrf_target=row["id"],
         page_path=f"/sessions/{row['id']}",
         livemode=row["livemode"],
+        keep_offered=state == PENDING and one_click.offered(row),
+        saved_cards=saved,
     )
+
+
+BRAND_NAMES = {
+    "visa": "VISA",
+    "master": "Mastercard",
+    "jcb": "JCB",
+    "american_express": "American Express",
+    "diners_club": "Diners Club",
+    "discover": "Discover",
+}
+
+
+def saved_card(card: Mapping[Any, Any]) -> dict[str, str]:
+    """A kept card as the page shows it: brand, last four digits, expiry."""
+    source = card["source"]
+    return {
+        "id": card["id"],
+        "brand": BRAND_NAMES.get(source["brand"], str(source["brand"]).upper()),
+        "last_four_digits": str(source["last_four_digits"]),
+        "expiry": f"{int(source['month']):02d}/{int(source['year']) % 100:02d}",
+    }
 
 
 @router.get("/sessions/{session_id}", response_class=HTMLResponse)
 async def show(request: Request, session_id: str) -> Response:
     rt = runtime(request)
     view = await execute.read(rt, lambda conn: sessions.get(conn, None, session_id))
+    await clocks.enter(rt, view.row["merchant_id"], view.row["livemode"])
     locale = pick_locale(request.query_params.get("locale"), view.row["default_locale"])
     failed = request.query_params.get("failed")
     error = DECLINE_MESSAGES.get(failed) if failed else None
-    return checkout_page(request, view, locale, error=translate(locale, error) if error else None)
+    return await checkout_page(
+        request, view, locale, error=translate(locale, error) if error else None
+    )
 
 
 @router.post("/sessions/{session_id}/pay", response_class=HTMLResponse)
@@ -108,31 +153,39 @@ async def pay(request: Request, session_id: str) -> Response:
     rt = runtime(request)
     form = await form_of(request)
     view = await execute.read(rt, lambda conn: sessions.get(conn, None, session_id))
+    await clocks.enter(rt, view.row["merchant_id"], view.row["livemode"])
     locale = pick_locale(form.get("locale"), view.row["default_locale"])
     kept = {k: v for k, v in form.items() if k in KEPT}
     if not csrf_ok(request, session_id, form):
         message = "Your form expired. Please check your details and try again."
-        return checkout_page(request, view, locale, status=403, error=translate(locale, message))
+        return await checkout_page(
+            request, view, locale, status=403, error=translate(locale, message)
+        )
     payment_type = form.get("payment_type", "credit_card")
     details = {"type": payment_type}
-    details.update({f: form[f] for f in fields_for(payment_type) if form.get(f)})
+    choice = one_click.Choice(
+        keep=form.get("keep_card") == "yes", saved_card=form.get("saved_card") or None
+    )
+    if choice.saved_card is None:  # a kept card is the whole source: no fields to read
+        details.update({f: form[f] for f in fields_for(payment_type) if form.get(f)})
     if rt.limiter is not None:  # a 429 here is the app's error page, with Retry-After
         await rt.limiter.checkout(
             view.row["merchant_id"], live=view.row["livemode"], client=client_address(request.scope)
         )
     try:
-        plan = paying.pay(rt, None, session_id, PaySession(payment_details=details), locale=locale)
+        pay_request = PaySession(payment_details=details)
+        plan = paying.pay(rt, None, session_id, pay_request, locale=locale, choice=choice)
         result = await phases.perform(rt, plan)
     except SessionNotPayable:
         return RedirectResponse(f"/sessions/{session_id}?locale={locale}", status_code=303)
     except KessaiError as exc:
-        return checkout_page(
+        return await checkout_page(
             request, view, locale, status=exc.status, error=field_message(locale, exc), form=kept
         )
     if result.decline is not None:
         message = DECLINE_MESSAGES.get(result.decline.code, result.decline.message)
         kept.pop("month", None), kept.pop("year", None)
-        return checkout_page(
+        return await checkout_page(
             request,
             result.session,
             locale,
@@ -175,5 +228,6 @@ def field_message(locale: str, exc: KessaiError) -> str:
         "name": "Check the cardholder name.",
         "store": "Choose a convenience store.",
         "type": "This payment method is not available for this payment.",
+        "saved_card": "This saved card can no longer be used. Choose another card.",
     }
     return translate(locale, messages.get(field, "Check your details and try again."))

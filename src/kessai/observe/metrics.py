@@ -226,7 +226,7 @@ def webhook_round(rows: Sequence[Mapping[Any, Any]], outcomes: Sequence[Mapping[
         WEBHOOK_ATTEMPTS.labels(f"{status // 100}xx" if status is not None else "error").inc()
         if outcome.get("delivered"):
             WEBHOOK_DELIVERIES.labels("delivered").inc()
-            created: datetime | None = row.get("event_created_at")
+            created: datetime | None = row.get("queued_at")  # real time, as started is
             started: datetime | None = outcome.get("started_at")
             if created is not None and started is not None:
                 lag = (started - created).total_seconds() + outcome.get("latency_ms", 0) / 1000

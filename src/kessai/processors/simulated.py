@@ -65,7 +65,7 @@ class SimulatedProcessor:
         if kind == "wallet":
             return NeedsAction(OFFSITE)
         if charge.card_reference is not None:
-            rule, code = _unpack(charge.card_reference)
+            rule, code = unpack(charge.card_reference)
         elif charge.card is not None:
             found = test_card(charge.card.number)
             rule, code = found.rule, found.decline_code
@@ -134,7 +134,8 @@ class SimulatedProcessor:
         return {"bank_id": "58191", "customer_id": _digits(11), "confirmation_id": _digits(8)}
 
 
-def _unpack(reference: str) -> tuple[CardRule, str | None]:
+def unpack(reference: str) -> tuple[CardRule, str | None]:
+    """The test behaviour (and forced decline code) a simulator vault reference carries."""
     _, rule, code = (reference.split(":", 2) + ["", ""])[:3]
     try:
         return CardRule(rule), code or None

@@ -268,9 +268,40 @@ class CustomerParams(Model):
     payment_details: PaymentDetails | None = None
 
 
+class CreateSubscription(Model):
+    customer: Annotated[str, _str(25)]
+    amount: Amount
+    currency: Currency
+    period: Annotated[str, _choice("weekly", "monthly", "yearly")]
+    metadata: Metadata = {}
+
+
 class CreateToken(Model):
     payment_details: Annotated[dict[str, Any], _rule(_object)]
     currency: Currency | None = None
+
+
+class CreateSecureToken(Model):
+    amount: Amount
+    currency: Currency
+    return_url: Url
+    payment_details: Annotated[dict[str, Any], _rule(_object)] | None = None
+    customer: Annotated[str, _str(25)] | None = None
+    platform_details: Any = None
+
+    @model_validator(mode="after")
+    def _one_card(self) -> CreateSecureToken:
+        if (self.payment_details is None) == (self.customer is None):
+            raise _FieldError(
+                MissingParameter(
+                    "give exactly one of payment_details or customer", param="payment_details"
+                )
+                if self.customer is None
+                else InvalidParameter(
+                    "give payment_details or customer, not both", param="customer"
+                )
+            )
+        return self
 
 
 class ListParams(Model):
@@ -284,6 +315,31 @@ class PaymentListParams(ListParams):
     status: Annotated[tuple[str, ...], _rule(_statuses)] | None = None
     currency: Currency | None = None
     external_order_num: Str255 | None = None
+
+
+class MoveClock(Model):
+    """`POST /kessai/v1/clock`: exactly one of the two."""
+
+    advance_seconds: (
+        Annotated[int, _rule(lambda v: rules.integer(v, minimum=1, maximum=10**10))] | None
+    ) = None
+    now: Annotated[datetime, _rule(rules.timestamp)] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> MoveClock:
+        if self.advance_seconds is None and self.now is None:
+            raise _FieldError(
+                MissingParameter(
+                    "Give advance_seconds (how far to move the clock) or now (the time to "
+                    "move it to).",
+                    param="advance_seconds",
+                )
+            )
+        if self.advance_seconds is not None and self.now is not None:
+            raise _FieldError(
+                InvalidParameter("Give advance_seconds or now, not both.", param="now")
+            )
+        return self
 
 
 class _FieldError(ValueError):

@@ -7,6 +7,7 @@ the OpenAPI document's response schemas are made from.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -17,14 +18,21 @@ from kessai.core.times import iso
 from kessai.schemas.requests import ListParams
 from kessai.schemas.shapes import (
     AvailableMethod,
+    BarcodePending,
+    BarcodeReady,
     Customer,
+    ExternalCustomerDeleted,
     ListPage,
     Payment,
     PaymentMethod,
     PayResult,
     Refund,
     RefundRequest,
+    SecureToken,
     Session,
+    Subscription,
+    SubscriptionCustomer,
+    SubscriptionList,
     Token,
 )
 
@@ -136,6 +144,29 @@ def token(row: Row) -> Token:
     }
 
 
+def external_customer_deleted(external_id: str) -> ExternalCustomerDeleted:
+    return {"id": external_id}
+
+
+def secure_token(row: Row, status: str, authentication_url: str) -> SecureToken:
+    """`status` as of now (an unused token past its time is EXPIRED); the challenge page's
+    address while the customer still has to authenticate."""
+    body: SecureToken = {
+        "id": row["id"],
+        "resource": "secure_token",
+        "created_at": timestamp(row["created_at"]),
+        "verification_status": status,  # type: ignore[typeddict-item]
+        "amount": row["amount"],
+        "currency": row["currency"],
+        "payment_details": {"type": "credit_card", **row["payment_details"]},
+    }
+    if status == "NEEDS_VERIFY":
+        body["authentication_url"] = authentication_url
+    if row["three_ds_auth_result"] is not None:
+        body["three_ds_auth_result"] = row["three_ds_auth_result"]
+    return body
+
+
 def available_method(slug: str, currency: str) -> AvailableMethod:
     ptype = PAYMENT_TYPES[slug]
     return {
@@ -178,6 +209,10 @@ def payment_method(slug: str, amount: int, currency: str) -> PaymentMethod:
     }
     if slug == "credit_card":
         method["brands"] = list(CARD_BRANDS)
+    elif slug == "konbini":  # keyed by store, as komoju-fields reads them
+        method["brands"] = {
+            store: {"icon": f"/payment_methods/konbini/{store}.svg"} for store in KONBINI_STORES
+        }
     return method
 
 
@@ -222,3 +257,84 @@ def pay_result(status: str, redirect_url: str | None, payment_body: Payment | No
     if payment_body is not None:
         body["payment"] = payment_body
     return body
+
+
+def barcode_ready(expires_at: datetime, png: bytes) -> BarcodeReady:
+    return {
+        "status": "ready",
+        "expires_at": timestamp(expires_at),
+        "image": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
+    }
+
+
+def barcode_pending(retry_after: int) -> BarcodePending:
+    return {"status": "pending", "retry_after": retry_after}
+
+
+def numeric_id(object_id: str) -> int:
+    """A stable number for an id, where KOMOJU's types want its internal numeric id: the
+    id's first 10 characters read in base 36 (below 2**53, exact in JSON numbers)."""
+    return int(object_id[:10], 36)
+
+
+def subscription_customer(row: Row, currency: str) -> SubscriptionCustomer:
+    return {
+        "id": numeric_id(row["id"]),
+        "uuid": row["id"],
+        "merchant_id": numeric_id(row["merchant_id"]),
+        "created_at": timestamp(row["created_at"]),
+        "updated_at": timestamp(row["updated_at"]),
+        "email": row["email"],
+        "currency": row["currency"] or currency,
+        "locale": row["locale"] or "ja",
+        "name": None,
+        "phone": None,
+        "archived_at": timestamp(row["deleted_at"]),
+    }
+
+
+def subscription(row: Row, customer_row: Row, payment_ids: Sequence[str]) -> Subscription:
+    """A subscription; `payment_details` is the card it charges (the customer's saved card,
+    or the one it had when the subscription was made, once the customer has none)."""
+    card = customer_row["source"] or row["payment_details"]
+    return {
+        "id": row["id"],
+        "resource": "subscription",
+        "status": row["status"],
+        "amount": row["amount"],
+        "currency": row["currency"],
+        "customer": subscription_customer(customer_row, row["currency"]),
+        "period": row["period"],
+        "day": row["day"],
+        "payment_details": {
+            "type": "credit_card",
+            "brand": card["brand"],
+            "last_four_digits": card["last_four_digits"],
+            "month": str(card["month"]),
+            "year": str(card["year"]),
+            "email": customer_row["email"] or "",
+        },
+        "retry_count": row["retry_count"],
+        "retry_at": timestamp(row["retry_at"]),
+        "next_capture_at": timestamp(row["next_capture_at"]),
+        "created_at": timestamp(row["created_at"]),
+        "ended_at": timestamp(row["ended_at"]),
+        "metadata": row["metadata"] or {},
+        "payments": list(payment_ids),
+    }
+
+
+def subscription_list(
+    data: list[Subscription], total: int, params: ListParams, now: datetime
+) -> SubscriptionList:
+    page = listing(data, total, params, now)
+    return {
+        "resource": "subscription_list",
+        "total": page["total"],
+        "page": page["page"],
+        "per_page": page["per_page"],
+        "last_page": page["last_page"],
+        "start_time": page["start_time"],
+        "end_time": page["end_time"],
+        "data": page["data"],
+    }

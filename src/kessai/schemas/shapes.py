@@ -107,6 +107,46 @@ class Token(TypedDict):
 
 
 @with_config(CLOSED)
+class ThreeDsAuthResult(TypedDict):
+    """The simulated 3-D Secure authentication's result (EMV 3DS field names)."""
+
+    messageVersion: str
+    transStatus: str
+    eci: str
+    threeDSServerTransID: str
+    dsTransID: str
+    acsTransID: str
+    threeDSRequestorTransID: str
+    dsReferenceNumber: str
+    acsReferenceNumber: str
+    authenticationType: NotRequired[str]
+    authenticationValue: NotRequired[str]
+
+
+@with_config(CLOSED)
+class SecureToken(TypedDict):
+    """A card's 3-D Secure before a direct payment; `authentication_url` while
+    `NEEDS_VERIFY`, `three_ds_auth_result` once authenticated (or failed)."""
+
+    id: str
+    resource: Literal["secure_token"]
+    created_at: str
+    verification_status: Literal["OK", "NEEDS_VERIFY", "ERRORED", "SKIPPED", "EXPIRED"]
+    amount: int
+    currency: str
+    payment_details: PaymentDetails
+    authentication_url: NotRequired[str]
+    three_ds_auth_result: NotRequired[ThreeDsAuthResult]
+
+
+@with_config(CLOSED)
+class ExternalCustomerDeleted(TypedDict):
+    """`DELETE /external_customers/{id}`: the external customer id whose cards are gone."""
+
+    id: str
+
+
+@with_config(CLOSED)
 class AvailableMethod(TypedDict):
     type_slug: str
     name_en: str
@@ -132,6 +172,71 @@ class ListPage(TypedDict, Generic[T]):
 
 
 @with_config(CLOSED)
+class BrandIcon(TypedDict):
+    icon: str
+
+
+@with_config(CLOSED)
+class SubscriptionCustomer(TypedDict):
+    """The customer a subscription charges, in the SDK's shape: kessai has no numeric ids,
+    so `id` and `merchant_id` are numbers derived from the ids (`uuid` is the real id)."""
+
+    id: int
+    uuid: str
+    merchant_id: int
+    created_at: str
+    updated_at: str
+    email: str | None
+    currency: str
+    locale: str
+    name: str | None
+    phone: str | None
+    archived_at: str | None
+
+
+@with_config(CLOSED)
+class SubscriptionPaymentDetails(TypedDict):
+    type: str
+    brand: str
+    last_four_digits: str
+    month: str
+    year: str
+    email: str
+
+
+@with_config(CLOSED)
+class Subscription(TypedDict):
+    id: str
+    resource: Literal["subscription"]
+    status: str
+    amount: int
+    currency: str
+    customer: SubscriptionCustomer
+    period: str
+    day: int
+    payment_details: SubscriptionPaymentDetails
+    retry_count: int
+    retry_at: str | None
+    next_capture_at: str
+    created_at: str
+    ended_at: str | None
+    metadata: dict[str, str]
+    payments: list[str]
+
+
+@with_config(CLOSED)
+class SubscriptionList(TypedDict):
+    resource: Literal["subscription_list"]
+    total: int
+    page: int
+    per_page: int
+    last_page: int
+    start_time: str
+    end_time: str
+    data: list[Subscription]
+
+
+@with_config(CLOSED)
 class PaymentMethod(TypedDict):
     type: str
     amount: int
@@ -139,7 +244,8 @@ class PaymentMethod(TypedDict):
     exchange_rate: int
     offsite: bool
     customer_fee: int
-    brands: NotRequired[list[str]]
+    # card: brand names; konbini: store slug -> {icon}, as komoju-fields reads them
+    brands: NotRequired[list[str] | dict[str, BrandIcon]]
 
 
 @with_config(CLOSED)
@@ -220,6 +326,14 @@ class WebhookEndpointDeleted(TypedDict):
 
 
 @with_config(CLOSED)
+class Clock(TypedDict):
+    resource: Literal["clock"]
+    now: str
+    offset_seconds: float
+    livemode: bool
+
+
+@with_config(CLOSED)
 class Redelivery(TypedDict):
     event: str
     queued: int
@@ -265,3 +379,24 @@ class NoticeReceipt(TypedDict):
 
     received: bool
     result: str
+
+
+@with_config(CLOSED)
+class BarcodeReady(TypedDict):
+    """A konbini payment's barcode: `image` is a data URL of a 750×150 PNG (usable as an
+    `<img>` `src`), the same image until `expires_at`."""
+
+    status: Literal["ready"]
+    expires_at: str
+    image: str
+
+
+@with_config(CLOSED)
+class BarcodePending(TypedDict):
+    """The receipt is not known yet: ask again after `retry_after` seconds."""
+
+    status: Literal["pending"]
+    retry_after: int
+
+
+ShowBarcode = BarcodeReady | BarcodePending

@@ -77,6 +77,9 @@ class Source:
     scenario: str | None = None
     expiry_days: int | None = None
     customer_present: bool = True
+    # A secure token's (amount, currency): what its 3-D Secure authenticated, so the only
+    # payment it may make (`pending_payment` checks).
+    secured: tuple[int, str] | None = None
 
 
 def check_scenario(scenario: str | None, livemode: bool) -> str | None:
@@ -98,7 +101,7 @@ async def resolve_source(
     allowed_types: list[str] | None = None,
     email: str | None = None,
 ) -> Source:
-    now = rt.clock()
+    now = rt.now()
     if customer_id is not None:
         return await _saved_card(conn, scope, customer_id)
     if isinstance(payment_details, str):
@@ -133,7 +136,9 @@ async def resolve_source(
     return Source(ptype, fields, details=fields)
 
 
-async def _saved_card(conn: AsyncConnection, scope: Scope, customer_id: str) -> Source:
+async def customer_with_card(conn: AsyncConnection, scope: Scope, customer_id: str) -> Any:
+    """The customer `customer_id` of this merchant and mode, which must have a saved card
+    (422 naming `customer` otherwise)."""
     customer = await customer_store.get(conn, customer_id, **scope.kw())
     if customer is None:
         raise InvalidParameter(f"customer {customer_id!r} does not exist", param="customer")
@@ -141,6 +146,11 @@ async def _saved_card(conn: AsyncConnection, scope: Scope, customer_id: str) -> 
         raise InvalidParameter(
             "customer has no saved card; save one with payment_details first", param="customer"
         )
+    return customer
+
+
+async def _saved_card(conn: AsyncConnection, scope: Scope, customer_id: str) -> Source:
+    customer = await customer_with_card(conn, scope, customer_id)
     return Source(
         "credit_card",
         {**customer["source"], "email": customer["email"] or ""},
@@ -161,6 +171,16 @@ async def _token(
 ) -> Source:
     token = await token_store.consume(conn, token_id, now, **scope.kw())
     if token is None:
+        from kessai.services import secure_tokens  # it builds on this module
+
+        secured = await secure_tokens.redeem(conn, scope, token_id, now)
+        if secured is not None:
+            if allowed_types is not None and secured.payment_type not in allowed_types:
+                raise InvalidPaymentType(
+                    "payment_details: a credit_card secure token is not offered here",
+                    param="payment_details",
+                )
+            return secured
         raise InvalidParameter(
             "payment_details: no such token, or it was already used or is over 24 hours old",
             param="payment_details",
@@ -202,7 +222,15 @@ def pending_payment(
 ) -> tuple[dict[str, Any], Charge]:
     """Phase 1 of an attempt: the payment row, `pending` and held by `operation_id`, and
     the charge to ask the processor for. Nothing here calls the processor."""
-    now = rt.clock()
+    if source.secured is not None and source.secured != (amount + tax, currency):
+        token_amount, token_currency = source.secured
+        raise InvalidParameter(
+            f"payment_details: the secure token authenticated {token_amount} {token_currency}, "
+            f"but this payment is {amount + tax} {currency} (amount + tax); create a secure "
+            "token for this payment's total",
+            param="payment_details",
+        )
+    now = rt.now()
     payment_id = new_id()
     charge = Charge(
         payment_id,
@@ -265,7 +293,7 @@ def authorize_changes(
 ) -> tuple[dict[str, Any], str | None]:
     """Phase 3 of an attempt: what the processor's answer changes on the payment, and the
     event it makes (None while the customer still has to act)."""
-    now = rt.clock()
+    now = rt.now()
     base = rt.settings.base_url
     payment_id = payment["id"]
     session_id = payment["session_id"]
@@ -282,6 +310,12 @@ def authorize_changes(
             **payment["payment_details"],
             **outcome.details,
             "instructions_url": f"{base}/instructions/{payment_id}",
+            # kessai draws barcodes of its own receipts (an acquirer's pass through)
+            **(
+                {"barcode_url": f"{base}/api/v1/barcodes/{payment_id}"}
+                if payment["payment_type"] == "konbini" and payment["processor"] == "simulated"
+                else {}
+            ),
             **(
                 {"payment_deadline": resources.timestamp(deadline)}
                 if payment["payment_type"] == "bank_transfer"
@@ -360,7 +394,7 @@ async def record_event(
 
 def complete_changes(rt: Runtime, payment: Mapping[Any, Any], outcome: Result) -> dict[str, Any]:
     """What finishing a 3-D Secure or wallet payment changes (phase 3 of `complete`)."""
-    changes = _settled(outcome, payment["amount"], rt.clock(), payment["session_id"])
+    changes = _settled(outcome, payment["amount"], rt.now(), payment["session_id"])
     details = {k: v for k, v in payment["payment_details"].items() if k != "redirect_url"}
     reference = getattr(outcome, "reference", None) or payment["processor_reference"]
     return {

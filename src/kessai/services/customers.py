@@ -19,7 +19,7 @@ from kessai.schemas.requests import (
     PaymentDetailsType,
     parse,
 )
-from kessai.services import cards, phases
+from kessai.services import calls, cards, phases
 from kessai.services.charging import Scope, Source, resolve_source
 from kessai.services.phases import Done, Plan
 from kessai.services.runtime import Caller, Runtime
@@ -51,7 +51,7 @@ async def vault_details(rt: Runtime, scope: Scope, details: Any) -> Fields:
     if details is None or isinstance(details, str):
         return None
     card = parse_card(details, rt)
-    reference = await phases.vault(rt, scope.merchant_id, scope.livemode, card, verify=True)
+    reference = await calls.vault(rt, scope.merchant_id, scope.livemode, card, verify=True)
     if isinstance(reference, Declined):
         return reference
     summary = cards.summary(card, None)
@@ -85,7 +85,7 @@ def parse_card(details: Any, rt: Runtime) -> Card:
             "payment_details[type] must be credit_card to save a card",
             param="payment_details[type]",
         )
-    return cards.card_from(parse(CardDetails, details, prefix="payment_details"), rt.clock())
+    return cards.card_from(parse(CardDetails, details, prefix="payment_details"), rt.now())
 
 
 async def save(
@@ -100,7 +100,7 @@ async def save(
     create_with_id: str | None = None,
 ) -> RowMapping | Declined:
     """Create (customer_id None) or update a customer; a declined card changes nothing."""
-    now = rt.clock()
+    now = rt.now()
     existing = None
     if customer_id is not None:
         existing = await store.get(conn, customer_id, lock=True, **scope.kw())
@@ -204,7 +204,7 @@ async def delete(
 ) -> RowMapping:
     """Erase the saved card and retire the customer; later reads are 404."""
     row = await get(conn, caller, customer_id)
-    now = rt.clock()
+    now = rt.now()
     erased = {"source": None, "card_reference": None, "card_fingerprint": None}
     await store.update(conn, customer_id, {**erased, "deleted_at": now, "updated_at": now})
     gone = {**row, **erased, "deleted_at": now}
@@ -241,7 +241,7 @@ async def store_card(
     currency: str | None,
 ) -> RowMapping:
     """Save an already vaulted card on a customer, creating the customer if it is new."""
-    now = rt.clock()
+    now = rt.now()
     card = {
         "source": {k: summary[k] for k in ("brand", "last_four_digits", "month", "year")},
         "card_reference": card_reference,

@@ -21,7 +21,7 @@ from kessai.errors import Conflict, NotFound, Unauthorized
 from kessai.processors import komoju_notices
 from kessai.processors.base import Approved, Declined
 from kessai.processors.simulated import decline
-from kessai.services import charging, execute, outcomes
+from kessai.services import charging, clocks, execute, outcomes
 from kessai.services.payments import expire
 from kessai.services.runtime import Runtime
 from kessai.store import payments as payment_store
@@ -53,6 +53,9 @@ async def receive_komoju(rt: Runtime, merchant_id: str, body: bytes, signature: 
         return "ignored"
     if notice is None:
         return "ignored"
+    found = await execute.read(rt, lambda conn: payment_store.get(conn, notice.payment_id))
+    if found is not None and found["merchant_id"] == merchant_id:
+        await clocks.enter(rt, merchant_id, found["livemode"])  # its events' time
     return await execute.write(rt, lambda conn: _apply(conn, rt, merchant_id, modes, notice))
 
 
@@ -98,7 +101,7 @@ async def _apply(
 
 
 async def _captured_cash(conn: AsyncConnection, rt: Runtime, payment: Mapping[Any, Any]) -> str:
-    now = rt.clock()
+    now = rt.now()
     changes = {
         "status": states.CAPTURED,
         "amount_captured": payment["amount"],

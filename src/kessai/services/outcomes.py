@@ -27,7 +27,7 @@ from kessai.processors.base import (
     Transaction,
     Vaulted,
 )
-from kessai.services import charging
+from kessai.services import charging, one_click
 from kessai.services.runtime import Runtime
 from kessai.store import payments as payment_store
 from kessai.store import rows
@@ -194,7 +194,7 @@ async def settle_attempt(
         return None
     updated = {**payment, **changes}
     if event_type is not None:
-        await charging.record_event(conn, updated, event_type, rt.clock(), outcome)
+        await charging.record_event(conn, updated, event_type, rt.now(), outcome)
     seen: Seen = {"payment": updated}
     if session is not None:
         seen["session"] = await after_attempt(conn, rt, session, operation_id, updated)
@@ -209,17 +209,19 @@ async def after_attempt(
     payment: Mapping[Any, Any],
 ) -> Mapping[Any, Any]:
     """Release the session and complete it if the payment completes it (saving the card on
-    the session's customer first in `customer_payment` mode), in one statement; the
-    session as it is now."""
+    the session's customer first in `customer_payment` mode, and keeping it for one-click
+    when the customer asked), in one statement; the session as it is now."""
     from kessai.services.paying import save_customer  # paying imports this module
 
-    now = rt.clock()
+    now = rt.now()
     completes = payment["completes_session"] == session["id"] and session["status"] == "pending"
     if completes and session["mode"] == "customer_payment" and payment["card_reference"]:
         source = charging.Source(
             "credit_card", payment["payment_details"], fingerprint=payment["card_fingerprint"]
         )
         await save_customer(conn, rt, session, source, payment["card_reference"])
+    if completes:
+        await one_click.keep(conn, rt, payment)
     await session_store.settle(
         conn, session["id"], operation_id, payment["id"] if completes else None, now
     )
@@ -238,7 +240,7 @@ async def _capture(
     payment: Mapping[Any, Any],
     outcome: Outcome,
 ) -> None:
-    now = rt.clock()
+    now = rt.now()
     changes = {"status": states.CAPTURED, "amount_captured": operation["amount"]}
     await _moved(conn, operation, payment, outcome, {**changes, "captured_at": now}, now)
 
@@ -251,7 +253,7 @@ async def _cancel(
     outcome: Outcome,
 ) -> None:
     changes = {"status": states.CANCELLED, "processor_state": None}
-    await _moved(conn, operation, payment, outcome, changes, rt.clock())
+    await _moved(conn, operation, payment, outcome, changes, rt.now())
 
 
 async def _moved(
@@ -282,7 +284,7 @@ async def _refund(
 ) -> None:
     """A refund holds no guard: its amount was reserved in phase 1 and is released here."""
     amount = operation["amount"]
-    now = rt.clock()
+    now = rt.now()
     approved = isinstance(outcome, Approved)
     if not await payment_store.settle_refund(conn, payment["id"], amount, approved, now):
         return

@@ -22,7 +22,7 @@ from kessai.errors import InvalidPaymentType, NotFound, SessionNotPayable
 from kessai.ids import new_id
 from kessai.processors.base import Declined
 from kessai.schemas.requests import PaySession
-from kessai.services import charging, outcomes, phases
+from kessai.services import calls, charging, one_click, outcomes, phases
 from kessai.services.customers import store_card
 from kessai.services.phases import Busy, Done, Intent, Plan, Prerequisite
 from kessai.services.runtime import Caller, Runtime
@@ -46,12 +46,14 @@ def pay(
     request: PaySession,
     *,
     locale: str | None = None,
+    choice: one_click.Choice | None = None,
 ) -> Plan[PayResult]:
     """Pay (or, in customer modes, register a card on) a session, exactly once.
 
     Phase 1 holds the session for this one attempt and records the payment `pending`. A
-    card to keep (customer modes) is vaulted first: phase 1 finds it is needed, and asks
-    for it to be done outside any transaction (`Prerequisite`) before it looks again.
+    card to keep (customer modes, or one-click with the customer's consent: `choice`, the
+    hosted page's) is vaulted first: phase 1 finds it is needed, and asks for it to be done
+    outside any transaction (`Prerequisite`) before it looks again.
     """
     scope = scope_of(caller) if caller else {}
     vaulted: list[str | Declined | None] = []
@@ -63,22 +65,26 @@ def pay(
         row = await session_store.get(conn, session_id, **scope, lock=True)
         if row is None:
             raise NotFound(f"No session {session_id!r} exists for this merchant and mode.")
-        now = rt.clock()
+        now = rt.now()
         rules.check_payable(row["status"], row["expires_at"], now)
         if row["operation_id"] is not None:
             raise Busy()
         processor = await rt.processor(row["merchant_id"], row["livemode"])
         owner = charging.Scope(row["merchant_id"], row["livemode"])
-        source = await charging.resolve_source(
-            conn,
-            rt,
-            owner,
-            payment_details=request.payment_details,
-            allowed_types=row["payment_types"],
-            email=row["email"],
-        )
+        if choice is not None and choice.saved_card is not None:
+            source = await one_click.saved_source(conn, row, choice.saved_card, now)
+        else:
+            source = await charging.resolve_source(
+                conn,
+                rt,
+                owner,
+                payment_details=request.payment_details,
+                allowed_types=row["payment_types"],
+                email=row["email"],
+            )
+        keep_for = one_click.keep_for(row, source, choice)
         reference: str | Declined | None = None
-        if row["mode"] in rules.CUSTOMER_MODES:
+        if row["mode"] in rules.CUSTOMER_MODES or keep_for is not None:
             if source.card is None and source.card_reference is None:
                 raise InvalidPaymentType(
                     "payment_details: only a card can be saved on a customer",
@@ -116,6 +122,7 @@ def pay(
             card_reference=reference if isinstance(reference, str) else None,
             customer_id=row["customer_id"],
         )
+        payment["keep_card_for"] = keep_for
         await payment_store.insert(conn, payment)
         operation = phases.new_operation(
             rt,
@@ -169,7 +176,7 @@ async def _vault(
         return source.card_reference
     if source.card is None:
         return None  # not a card: phase 1 refuses it
-    return await phases.vault(
+    return await calls.vault(
         rt,
         row["merchant_id"],
         row["livemode"],
@@ -247,7 +254,7 @@ def complete_action(rt: Runtime, payment_id: str, answer: str | None) -> Plan[Pa
         operation_id = new_id()
         if row is not None:
             try:
-                rules.check_payable(row["status"], row["expires_at"], rt.clock())
+                rules.check_payable(row["status"], row["expires_at"], rt.now())
                 await session_store.hold(conn, row["id"], operation_id)
             except SessionNotPayable as exc:
                 if answer is not None:
@@ -286,6 +293,6 @@ async def _refuse(
     if not await payment_store.move(conn, payment["id"], payment_states.PENDING, changes):
         raise NotFound("This payment page is already finished.")
     updated = {**payment, **changes}
-    await charging.record_event(conn, updated, "payment.failed", rt.clock(), decline)
+    await charging.record_event(conn, updated, "payment.failed", rt.now(), decline)
     session = await session_store.get(conn, payment["session_id"])
     return PayResult(SessionView(session or {}, None), updated, None, decline)

@@ -77,8 +77,14 @@ async def get(conn: AsyncConnection, caller: Caller, payment_id: str) -> Payment
 
 
 def create(
-    rt: Runtime, caller: Caller, params: CreatePayment, scenario: str | None
+    rt: Runtime,
+    caller: Caller,
+    params: CreatePayment,
+    scenario: str | None,
+    *,
+    subscription_id: str | None = None,
 ) -> Plan[PaymentView]:
+    """`subscription_id`: the payment is a charge of that subscription."""
     scope = _scope(caller)
     charging.check_scenario(scenario, caller.livemode)
 
@@ -115,6 +121,7 @@ def create(
             scenario=scenario,
             return_url=params.return_url,
         )
+        payment["subscription_id"] = subscription_id
         await store.insert(conn, payment)
         return Intent(
             processor,
@@ -154,7 +161,7 @@ async def update(
     row = await _locked(conn, caller, payment_id)
     changes = params.model_dump(exclude_none=True)
     if changes:
-        now = rt.clock()
+        now = rt.now()
         await rows.update_where(conn, table, payment_id, [], {**changes, "updated_at": now})
         row = {**row, **changes, "updated_at": now}
         result = await view(conn, row)
@@ -296,7 +303,7 @@ async def refund_request(
     left = row["amount_captured"] + row["tax"] - row["amount_refunded"] - requested
     if not 0 < params.amount <= left:
         raise NotRefundable(f"The requested amount must be between 1 and {left}.")
-    now = rt.clock()
+    now = rt.now()
     await rows.insert(
         conn,
         refund_requests,
@@ -350,7 +357,7 @@ async def customer_paid(conn: AsyncConnection, rt: Runtime, payment_id: str) -> 
             "Simulating a cash payment is only possible in test mode, with the simulated "
             "processor (pay a KOMOJU payment on KOMOJU's own page)."
         )
-    now = rt.clock()
+    now = rt.now()
     if row["status"] != states.AUTHORIZED or PAYMENT_TYPES[row["payment_type"]].kind != "cash":
         raise NotCapturable(f"This payment is {row['status']} and is not waiting for cash.")
     if row["payment_deadline"] is not None and row["payment_deadline"] <= now:
@@ -370,7 +377,7 @@ async def customer_paid(conn: AsyncConnection, rt: Runtime, payment_id: str) -> 
 
 
 async def expire(conn: AsyncConnection, rt: Runtime, row: Mapping[Any, Any]) -> bool:
-    now = rt.clock()
+    now = rt.now()
     changes = {"status": states.EXPIRED, "processor_state": None, "updated_at": now}
     if not await store.move(conn, row["id"], row["status"], changes):
         return False

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kessai.errors import Conflict, ProcessorUnavailable
 from kessai.processors.base import Call, OutcomeUnknown
-from kessai.services import execute, outcomes, phases
+from kessai.services import calls, clocks, execute, outcomes, phases
 from kessai.services.execute import Rendered, Resume
 from kessai.services.runtime import Runtime
 from kessai.store import idempotency
@@ -63,6 +63,7 @@ async def reconcile(rt: Runtime, operation_id: str) -> Any:
     found = await execute.read(rt, lambda conn: store.get(conn, operation_id))
     if found is None or found["status"] != store.OPEN:
         return None
+    await clocks.enter(rt, found["merchant_id"], found["livemode"])  # its events' time
     processor = await rt.processor(found["merchant_id"], found["livemode"])
     if processor.name != found["processor"]:
         # The merchant moved to another processor: only the one that was called can say
@@ -87,7 +88,7 @@ async def reconcile(rt: Runtime, operation_id: str) -> Any:
     if "known" in resume:  # phase 3 had the answer and failed to apply it
         return outcomes.decode(resume["known"])
     call = Call(operation_id, processor.timeout, resume or None)
-    return await phases.call_processor(
+    return await calls.call_processor(
         processor, call, operation["kind"], lambda p, c: p.reconcile(c, open_op)
     )
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from kessai.merchant_clock import clock_offset
 from kessai.processors.base import Processor
 from kessai.processors.directory import Directory
 from kessai.settings import Settings
@@ -73,6 +74,8 @@ class Runtime:
     keys: KeyCache = field(default_factory=lambda: KeyCache(30.0))
     # Rate limits and the negative cache of unknown keys (the HTTP server's; None elsewhere).
     limiter: RateLimiter | None = None
+    # Test clocks' offsets this process has read: merchant id -> (valid until, offset ms).
+    clock_offsets: dict[str, tuple[float, int]] = field(default_factory=dict, repr=False)
     _coalescers: dict[Any, Coalescer[Any, Any]] = field(default_factory=dict, repr=False)
 
     def batched(
@@ -84,6 +87,13 @@ class Runtime:
         if coalescer is None:
             coalescer = self._coalescers[fetch] = Coalescer(partial(fetch, self))
         return coalescer
+
+    def now(self) -> datetime:
+        """The time of the merchant and mode this work is for: what objects' timestamps,
+        deadlines and expiry are measured on. In test mode it is the merchant's test clock
+        (the real time plus its offset, see `kessai.services.clocks`); `clock()` stays the
+        real time, for what the machine schedules (webhook attempts, leases, idempotency)."""
+        return self.clock() + clock_offset()
 
     async def processor(self, merchant_id: str, livemode: bool) -> Processor:
         """The processor of this merchant's mode (`ProcessorUnavailable` if none)."""

@@ -80,7 +80,7 @@ async def create(
             f"customer_id {params.customer_id!r} is not a customer of this merchant",
             param="customer_id",
         )
-    now = rt.clock()
+    now = rt.now()
     session_id = new_id()
     values = {
         "id": session_id,
@@ -173,7 +173,7 @@ def cancel(rt: Runtime, caller: Caller, session_id: str) -> Plan[SessionView]:
         if rules.check_cancellable(row["status"]):
             if row["operation_id"] is not None:
                 raise Busy()
-            await session_store.cancel(conn, session_id, rt.clock())
+            await session_store.cancel(conn, session_id, rt.now())
             row = await session_store.get(conn, session_id)
             assert row is not None
         return Done(await _view(conn, row))

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kessai.ids import new_id
 from kessai.processors.base import Declined
 from kessai.schemas.requests import CreateToken
-from kessai.services import cards, phases
+from kessai.services import calls, cards, phases
 from kessai.services.customers import parse_card, scope_of
 from kessai.services.phases import Done, Plan
 from kessai.services.runtime import Caller, Runtime
@@ -27,15 +27,13 @@ def create(rt: Runtime, caller: Caller, params: CreateToken) -> Plan[RowMapping 
     vaulted: list[str | Declined] = []
 
     async def before() -> None:
-        vaulted.append(
-            await phases.vault(rt, scope.merchant_id, scope.livemode, card, verify=False)
-        )
+        vaulted.append(await calls.vault(rt, scope.merchant_id, scope.livemode, card, verify=False))
 
     async def prepare(conn: AsyncConnection) -> Done[RowMapping | Declined]:
         reference = vaulted[0]
         if isinstance(reference, Declined):  # a processor may still refuse to store a card
             return Done(reference)
-        now = rt.clock()
+        now = rt.now()
         values = {
             "id": new_id(),
             **scope.kw(),

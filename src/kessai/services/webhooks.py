@@ -32,6 +32,11 @@ EVENT_TYPES = (
     "customer.created",
     "customer.updated",
     "customer.deleted",
+    "subscription.created",
+    "subscription.captured",
+    "subscription.failed",
+    "subscription.suspended",
+    "subscription.deleted",
     "ping",
 )
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kessai.core.times import iso
 from kessai.ids import new_id
+from kessai.merchant_clock import clock_offset
 from kessai.store.tables import events, webhook_deliveries, webhook_endpoints
 
 
@@ -79,8 +80,9 @@ async def insert(
                     "endpoint_id": endpoint_id,
                     "status": "pending",
                     "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
+                    # Sent on the real clock: `now` may be a test clock's, days ahead.
+                    "next_attempt_at": now - clock_offset(),
+                    "created_at": now - clock_offset(),
                 }
                 for endpoint_id in targets
             ],

@@ -127,6 +127,10 @@ payments = sa.Table(
     sa.Column("refund_reserved", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Column("failure_code", sa.String(40), nullable=True),
     sa.Column("customer_id", ID, nullable=True),
+    # The subscription this payment is a charge of, if any.
+    sa.Column("subscription_id", ID, nullable=True, index=True),
+    # One-click: the payment's card is kept for this external customer once it succeeds.
+    sa.Column("keep_card_for", sa.String(255), nullable=True),
     sa.Column("description", sa.Text(), nullable=True),
     sa.Column("external_order_num", sa.String(255), nullable=True),
     sa.Column("metadata", JSON, nullable=False),
@@ -334,4 +338,87 @@ processor_operations = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Index(None, "status", "next_attempt_at"),
+)
+
+# Each merchant's test-mode clock: its offset from the real time (never negative, only
+# ever increased). No row: the real time. Live mode always runs on the real time.
+clocks = sa.Table(
+    "clocks",
+    metadata,
+    sa.Column("merchant_id", ID, sa.ForeignKey("merchants.id"), primary_key=True),
+    sa.Column("offset_ms", sa.BigInteger(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# A saved customer charged `amount` every `period`; each charge is an ordinary payment
+# (payments.subscription_id). `cycle` counts the charges made (it names each charge's
+# idempotency key, so a charge is made once however many workers find it due).
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("merchant_id", ID, sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean(), nullable=False),
+    sa.Column("customer_id", ID, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("amount", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("period", sa.String(10), nullable=False),
+    sa.Column("day", sa.Integer(), nullable=False),
+    sa.Column("payment_details", JSON, nullable=False),
+    sa.Column("metadata", JSON, nullable=False),
+    sa.Column("cycle", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("retry_count", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("retry_at", UTCDateTime(), nullable=True),
+    sa.Column("next_capture_at", UTCDateTime(), nullable=False),
+    # When the next charge or retry is due (null once ended or suspended): what workers scan.
+    sa.Column("due_at", UTCDateTime(), nullable=True),
+    # A charge under way holds the subscription until then (the real time, not the clock's).
+    sa.Column("lease_until", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("ended_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "merchant_id", "livemode", "created_at"),
+    sa.Index(None, "due_at"),
+)
+
+# 3-D Secure done before a direct payment: the token id is then `payment_details`, once.
+secure_tokens = sa.Table(
+    "secure_tokens",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("merchant_id", ID, sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean(), nullable=False),
+    sa.Column("amount", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("return_url", sa.Text(), nullable=False),
+    sa.Column("customer_id", ID, nullable=True),
+    # Non-sensitive card summary, the vault reference and the keyed fingerprint only.
+    sa.Column("payment_details", JSON, nullable=False),
+    sa.Column("card_reference", sa.String(200), nullable=True),
+    sa.Column("card_fingerprint", sa.String(64), nullable=True),
+    sa.Column("verification_status", sa.String(12), nullable=False),
+    sa.Column("three_ds_auth_result", JSON, nullable=True),
+    # The card's simulated 3-D Secure behaviour while NEEDS_VERIFY (a `core.cards.CardRule`
+    # value): the challenge page needs it, and the number is not kept.
+    sa.Column("challenge", sa.String(24), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime(), nullable=True),
+)
+
+# One-click: cards a customer chose to keep on the hosted page, per merchant, mode and
+# the merchant's `external_customer_id`; forgotten by DELETE /external_customers/{id}.
+saved_cards = sa.Table(
+    "saved_cards",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("merchant_id", ID, sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean(), nullable=False),
+    sa.Column("external_customer_id", sa.String(255), nullable=False),
+    sa.Column("source", JSON, nullable=False),
+    sa.Column("card_reference", sa.String(200), nullable=False),
+    sa.Column("card_fingerprint", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("merchant_id", "livemode", "external_customer_id", "card_fingerprint"),
 )

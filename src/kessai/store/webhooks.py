@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kessai.merchant_clock import clock_offset
 from kessai.store.tables import events, webhook_attempts, webhook_deliveries, webhook_endpoints
 
 D = webhook_deliveries
@@ -92,7 +93,7 @@ async def claim(
             events.c.id.label("event_id"),
             events.c.type,
             events.c.body,
-            events.c.created_at.label("event_created_at"),
+            D.c.created_at.label("queued_at"),  # the real time, whatever the test clock
             E.c.url,
             E.c.secret,
             E.c.livemode,
@@ -173,7 +174,7 @@ async def redeliver(
         updated = await conn.execute(
             D.update()
             .where(D.c.event_id == event_id, D.c.endpoint_id == endpoint["id"])
-            .values(status="pending", next_attempt_at=now)
+            .values(status="pending", next_attempt_at=now - clock_offset())
         )
         if updated.rowcount == 0:
             await conn.execute(
@@ -182,8 +183,8 @@ async def redeliver(
                     endpoint_id=endpoint["id"],
                     status="pending",
                     attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
+                    next_attempt_at=now - clock_offset(),  # sent on the real clock
+                    created_at=now - clock_offset(),
                 )
             )
         count += 1

@@ -145,7 +145,7 @@ class Deliverer:
                 self.settings.webhook_retry_base,
                 random.random(),  # noqa: S311
             )
-            if next_at - row["event_created_at"] > GIVE_UP_AFTER or row["deleted_at"] is not None:
+            if next_at - row["queued_at"] > GIVE_UP_AFTER or row["deleted_at"] is not None:
                 next_at = None  # give up: the event is too old, or the endpoint is gone
         return {
             "delivery_id": row["id"],

@@ -7,15 +7,16 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator
 
+from kessai.services.clocks import run_forever as sweep_forever
 from kessai.services.runtime import Runtime
-from kessai.services.sweeper import run_forever as sweep_forever
 from kessai.worker.delivery import Deliverer, client
 from kessai.worker.reconcile import run_forever as reconcile_forever
 
 
 @contextlib.asynccontextmanager
 async def background(rt: Runtime) -> AsyncIterator[None]:
-    """Deliver webhooks, sweep deadlines and reconcile lost processor answers while the
+    """Deliver webhooks, run what falls due (deadlines, subscription charges) on every
+    merchant's clock and reconcile lost processor answers while the
     block runs."""
     tasks: list[asyncio.Task[None]] = []
     async with client(rt.settings.webhook_timeout) as http:
