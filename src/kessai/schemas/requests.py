@@ -220,16 +220,7 @@ class CreatePayment(Model):
 
     @model_validator(mode="after")
     def _one_source(self) -> CreatePayment:
-        if (self.payment_details is None) == (self.customer is None):
-            raise _FieldError(
-                MissingParameter(
-                    "give exactly one of payment_details or customer", param="payment_details"
-                )
-                if self.customer is None
-                else InvalidParameter(
-                    "give payment_details or customer, not both", param="customer"
-                )
-            )
+        _details_or_customer(self.payment_details, self.customer)
         return self
 
 
@@ -291,16 +282,7 @@ class CreateSecureToken(Model):
 
     @model_validator(mode="after")
     def _one_card(self) -> CreateSecureToken:
-        if (self.payment_details is None) == (self.customer is None):
-            raise _FieldError(
-                MissingParameter(
-                    "give exactly one of payment_details or customer", param="payment_details"
-                )
-                if self.customer is None
-                else InvalidParameter(
-                    "give payment_details or customer, not both", param="customer"
-                )
-            )
+        _details_or_customer(self.payment_details, self.customer)
         return self
 
 
@@ -340,6 +322,18 @@ class MoveClock(Model):
                 InvalidParameter("Give advance_seconds or now, not both.", param="now")
             )
         return self
+
+
+def _details_or_customer(payment_details: Any, customer: str | None) -> None:
+    """Exactly one source of a card: `payment_details` or a saved `customer`."""
+    if (payment_details is None) == (customer is None):
+        raise _FieldError(
+            MissingParameter(
+                "give exactly one of payment_details or customer", param="payment_details"
+            )
+            if customer is None
+            else InvalidParameter("give payment_details or customer, not both", param="customer")
+        )
 
 
 class _FieldError(ValueError):
