@@ -18,17 +18,22 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from kessai.api import balances as api_balances
 from kessai.api import barcodes as api_barcodes
+from kessai.api import chargebacks as api_chargebacks
 from kessai.api import clock as api_clock
 from kessai.api import customers as api_customers
+from kessai.api import disbursements as api_disbursements
 from kessai.api import docs as api_docs
 from kessai.api import events as api_events
 from kessai.api import external_customers as api_external_customers
 from kessai.api import finalize as api_finalize
+from kessai.api import ledger as api_ledger
 from kessai.api import payments as api_payments
 from kessai.api import processor_hooks as api_processor_hooks
 from kessai.api import secure_tokens as api_secure_tokens
 from kessai.api import sessions as api_sessions
+from kessai.api import settlements as api_settlements
 from kessai.api import subscriptions as api_subscriptions
 from kessai.api import tokens as api_tokens
 from kessai.api.cors import PublishableCORS
@@ -107,9 +112,15 @@ def create_app(settings: Settings) -> FastAPI:
         ("/api/v1", api_barcodes.router),
         ("/api/v1", api_subscriptions.router),
         ("/api/v1", api_finalize.router),
+        ("/api/v1", api_balances.router),
+        ("/api/v1", api_settlements.router),
+        ("/api/v1", api_chargebacks.router),
+        ("/api/v1", api_disbursements.router),
         ("/kessai/v1", api_events.admin),
         ("/kessai/v1", api_processor_hooks.router),
         ("/kessai/v1", api_clock.router),
+        ("/kessai/v1", api_chargebacks.admin),
+        ("/kessai/v1", api_ledger.router),
     ]
     for prefix, api_router in app.state.api_routers:
         app.include_router(api_router, prefix=prefix)

@@ -16,6 +16,7 @@ from typing import Any
 
 from kessai.commands import CliError
 from kessai.commands import clock as clock_commands
+from kessai.commands import ledger as ledger_commands
 from kessai.commands import merchants as merchant_commands
 from kessai.commands import processors as processor_commands
 from kessai.commands.listen import reserve
@@ -189,6 +190,7 @@ def parser() -> argparse.ArgumentParser:
     merchant_commands.add_parsers(sub)
     processor_commands.add_parsers(sub)
     clock_commands.add_parsers(sub)
+    ledger_commands.add_parsers(sub)
 
     worker = sub.add_parser("worker", help="deliver webhooks and sweep deadlines (no HTTP)")
     worker.set_defaults(func=cmd_worker)

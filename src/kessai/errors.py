@@ -5,6 +5,7 @@
     ├── Unauthorized                 unauthorized             401
     ├── Forbidden                    forbidden                403
     ├── NotFound                     not_found                404
+    │   └── FormatUnavailable        format_unavailable
     ├── Conflict                     conflict                 409
     ├── ParameterError                                        422
     │   ├── MissingParameter         missing_parameter
@@ -16,7 +17,11 @@
     │   ├── NotRefundable            not_refundable
     │   ├── NotCancellable           not_cancellable
     │   ├── NotFinalizable           not_finalizable
-    │   └── SessionNotPayable        session_not_payable
+    │   ├── SessionNotPayable        session_not_payable
+    │   ├── InsufficientBalance      insufficient_balance
+    │   ├── NotDisputable            not_disputable
+    │   ├── NotAcceptable            not_acceptable
+    │   └── NotDefendable            not_defendable
     ├── RequestTimeout               request_timeout          408
     ├── RequestTooLarge              request_too_large        413
     ├── TooManyRequests              too_many_requests        429
@@ -94,6 +99,12 @@ class NotFound(KessaiError):
     code = "not_found"
 
 
+class FormatUnavailable(NotFound):
+    """A document in a format kessai does not make (a settlement as PDF or XLS: CSV only)."""
+
+    code = "format_unavailable"
+
+
 class Conflict(KessaiError):
     status = 409
     code = "conflict"
@@ -144,6 +155,31 @@ class NotFinalizable(StateError):
 
 class SessionNotPayable(StateError):
     code = "session_not_payable"
+
+
+class InsufficientBalance(StateError):
+    """A disbursement larger than the balance it is drawn from (`details`: the figures)."""
+
+    code = "insufficient_balance"
+
+
+class NotDisputable(StateError):
+    """The test tool cannot open a chargeback on this payment (not a captured card
+    payment, already disputed, nothing left to dispute)."""
+
+    code = "not_disputable"
+
+
+class NotAcceptable(StateError):
+    """A chargeback that is not pending, or past its due date, cannot be accepted."""
+
+    code = "not_acceptable"
+
+
+class NotDefendable(StateError):
+    """A chargeback that is not pending, or past its due date, cannot be defended."""
+
+    code = "not_defendable"
 
 
 class ProcessorUnavailable(KessaiError):

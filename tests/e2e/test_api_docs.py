@@ -24,7 +24,7 @@ def test_docs_render_every_operation_from_this_server(page: Page, server: Server
     expect(page.get_by_text("/kessai/v1/webhook_endpoints/{endpoint_id}")).to_be_visible()
     document = httpx.get(f"{server.base_url}/openapi.json").json()
     operations = sum(len(methods) for methods in document["paths"].values())
-    assert operations >= 39  # sessions, payments, ..., subscriptions, the clock
+    assert operations >= 60  # sessions, payments, ..., subscriptions, the clock, the ledger
     expect(page.locator(".opblock")).to_have_count(operations)
     host = urlsplit(server.base_url).netloc
     assert {urlsplit(r.url).netloc for r in requests if not r.url.startswith("data:")} == {host}

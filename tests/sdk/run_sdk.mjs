@@ -248,6 +248,33 @@ await call('OneClickApi.deleteExternalCustomer', () => oneClick.deleteExternalCu
 const eventList = await call('EventsApi.listEvents', () => events.listEvents({ perPage: 5, page: 1 }));
 await call('EventsApi.showEvent', () => events.showEvent({ id: firstId(eventList) }));
 
+// kessai's test tools (not the SDK's): a week on the test clock, so a weekly settlement
+// exists, then two disputed card payments (one to defend, one to accept).
+async function kessai(method, path, body) {
+  const response = await fetch(`${baseUrl}/kessai/v1${path}`, {
+    method,
+    headers: {
+      Authorization: `Basic ${Buffer.from(`${secretKey}:`).toString('base64')}`,
+      'Content-Type': 'application/json',
+    },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+await kessai('POST', '/clock', { advance_seconds: 8 * 86400 });
+for (const outcome of ['won', 'lost']) {
+  const disputed = await call(
+    'PaymentsApi.createPayment',
+    () =>
+      payments.createPayment({
+        createPaymentRequest: { amount: 1500, currency: 'JPY', capture: true, payment_details: card },
+      }),
+    true,
+  );
+  await kessai('POST', '/chargebacks', { payment_id: idOf(disputed), outcome });
+}
+
 // Balances and settlements.
 await call('SettlementsApi.showBalance', () => settlements.showBalance({ currency: 'JPY' }));
 const transactions = await call('SettlementsApi.balanceTransactions', () =>
@@ -300,6 +327,10 @@ const chargebackList = await call('ChargebacksApi.listChargebackRequests', () =>
   chargebacks.listChargebackRequests({ perPage: 5 }),
 );
 const chargebackId = firstId(chargebackList);
+const acceptedId =
+  chargebackList && Array.isArray(chargebackList.data) && chargebackList.data.length > 1
+    ? String(chargebackList.data[1].id)
+    : MISSING;
 await call('ChargebacksApi.showChargebackRequest', () => chargebacks.showChargebackRequest({ id: chargebackId }));
 await call('ChargebacksApi.defendChargebackRequest', () =>
   chargebacks.defendChargebackRequest({
@@ -310,7 +341,7 @@ await call('ChargebacksApi.defendChargebackRequest', () =>
     },
   }),
 );
-await call('ChargebacksApi.acceptChargebackRequest', () => chargebacks.acceptChargebackRequest({ id: chargebackId }));
+await call('ChargebacksApi.acceptChargebackRequest', () => chargebacks.acceptChargebackRequest({ id: acceptedId }));
 
 // The customer goes last: deleting it is the end of its story.
 await call('SubscriptionsApi.deleteCustomer', () => subscriptions.deleteCustomer({ id: customerId }));

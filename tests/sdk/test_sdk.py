@@ -58,12 +58,30 @@ EXPECTED_OK: dict[str, str | None] = {
     "SecureTokensApi.showSecureToken": "SecureToken",
     "EventsApi.listEvents": "EventList",
     "EventsApi.showEvent": "Event",
+    "SettlementsApi.showBalance": "ShowBalance200Response",
+    "SettlementsApi.balanceTransactions": "BalanceTransactionList",
+    "SettlementsApi.showTransaction": "Transaction[]",
+    "SettlementsApi.listSettlements": "SettlementList",
+    "SettlementsApi.showSettlement": "SettlementShow",
+    "SettlementsApi.showSettlementCSV": None,
+    "DisbursementsApi.createDisbursement": "Disbursement",
+    "DisbursementsApi.showDisbursement": "Disbursement",
+    "DisbursementsApi.listDisbursements": "DisbursementList",
+    "DisbursementsApi.disbursementReport": None,
+    "DisbursementsApi.cancelDisbursement": "Disbursement",
+    "ChargebacksApi.listChargebackRequests": "ChargebackRequestList",
+    "ChargebacksApi.showChargebackRequest": "ChargebackRequestDetail",
+    "ChargebacksApi.defendChargebackRequest": None,
+    "ChargebacksApi.acceptChargebackRequest": None,
 }
 
 # Operations that fail today on purpose, with the answer they must get.
 EXPECTED_ERROR: dict[str, tuple[int, str]] = {
     # Card-present (EMV terminal) payments are not offered: api/finalize.py.
     "PaymentsApi.finalizePayment": (422, "not_finalizable"),
+    # kessai keeps settlements as CSV only: api/settlements.py.
+    "SettlementsApi.showSettlementPDF": (404, "format_unavailable"),
+    "SettlementsApi.showSettlementXLS": (404, "format_unavailable"),
 }
 
 

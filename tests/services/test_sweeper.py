@@ -170,3 +170,27 @@ async def test_the_worker_measures_each_merchant_on_its_own_clock(runtime) -> No
     rows = await execute.read(rt, lambda conn: _events(conn, moved_id))
     expired = [e for e in rows if e["type"] == "payment.expired"]
     assert len(expired) == 1 and expired[0]["created_at"] >= ahead - timedelta(seconds=5)
+
+
+async def test_a_worker_pass_that_read_before_a_move_never_puts_the_clock_back(
+    runtime, monkeypatch
+) -> None:
+    """The worker's pass reads every moved clock, then remembers what it read. When a move
+    made in this process commits between that read and the remembering, the process must
+    keep the moved time: requests right after `POST /clock` run on the time it set."""
+    rt, clock = runtime
+    merchant_id, _ = await execute.write(
+        rt, lambda conn: merchants.insert_merchant(conn, "Racing Shop", clock())
+    )
+    await execute.write(rt, lambda conn: clock_store.move(conn, merchant_id, 3_600_000, clock()))
+    read_before_the_move = await execute.read(rt, clock_store.moved)
+    caller = Caller(merchant_id, "Racing Shop", False, "secret")
+    target = clock() + timedelta(days=3)
+    await clocks.advance(rt, caller, target)
+
+    async def stale(conn):  # what the pass's read saw: the clock before the move committed
+        return read_before_the_move
+
+    monkeypatch.setattr(clocks.store, "moved", stale)
+    await clocks.run_all(rt)
+    assert clock() + await clocks.offset(rt, merchant_id) >= target

@@ -31,9 +31,13 @@ MAX_DEPTH = 16
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 
 
-def parse_body(content_type: str | None, raw: bytes) -> dict[str, Any]:
-    if len(raw) > MAX_BODY:
-        raise BadRequest("The request body is larger than 1 MiB.")
+def parse_body(
+    content_type: str | None, raw: bytes, *, max_bytes: int = MAX_BODY
+) -> dict[str, Any]:
+    """The body's parameters; `max_bytes`: larger for a route that takes a file (the edge
+    lets that route's bodies through, `kessai.edge.middleware.LARGE_BODIES`)."""
+    if len(raw) > max_bytes:
+        raise BadRequest(f"The request body is larger than {max_bytes // MAX_BODY} MiB.")
     if not raw.strip():
         return {}
     media = (content_type or "").split(";", 1)[0].strip().lower()

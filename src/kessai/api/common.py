@@ -88,6 +88,11 @@ def declined(decline: Declined, details: dict[str, Any] | None = None) -> Render
     return 402, dumps(error_body(decline.code, decline.message, None, details))
 
 
+def as_is(rt: Runtime, body: Any) -> Rendered:
+    """Render a body the service built already."""
+    return ok(body)
+
+
 def row_or_decline(serialize: Callable[[Any], Any]) -> Render[Any]:
     """Render an operation that returns a row, or a `Declined` from the processor."""
 
@@ -175,22 +180,35 @@ async def phased(
 
 
 async def read(
-    request: Request, operation: ReadOp[T], render: Render[T], *, secret_only: bool = True
+    request: Request,
+    operation: ReadOp[T],
+    render: Render[T],
+    *,
+    secret_only: bool = True,
+    media_type: str = "application/json",
 ) -> Response:
-    """A GET whose operation reads on a connection of its own."""
+    """A GET whose operation reads on a connection of its own (`media_type`: of the
+    rendered body, for a download such as `text/csv`; errors are JSON all the same)."""
     return await view(
         request,
         lambda rt, caller: execute.read(rt, lambda conn: operation(conn, rt, caller)),
         render,
         secret_only=secret_only,
+        media_type=media_type,
     )
 
 
 async def view(
-    request: Request, fetch: ViewOp[T], render: Render[T], *, secret_only: bool = True
+    request: Request,
+    fetch: ViewOp[T],
+    render: Render[T],
+    *,
+    secret_only: bool = True,
+    media_type: str = "application/json",
 ) -> Response:
     """A GET answered by a service function that does its own reading (batched, say)."""
     rt = runtime(request)
     caller = await authenticate(rt, request, secret_only=secret_only)
     check_edge(request)
-    return json_response(render(rt, await fetch(rt, caller)))
+    status, body = render(rt, await fetch(rt, caller))
+    return Response(body, status_code=status, media_type=media_type)

@@ -6,29 +6,22 @@ endpoints and deliveries, with the merchant's secret key.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from kessai.api.auth import authenticate
 from kessai.api.body import parse_body
-from kessai.api.common import idempotency_key, ok, query, read, runtime, write
+from kessai.api.common import as_is, idempotency_key, query, read, runtime, write
 from kessai.api.openapi import operation
 from kessai.errors import KessaiError
 from kessai.schemas import resources, shapes
 from kessai.schemas.requests import ListParams, parse
 from kessai.services import execute, webhooks
-from kessai.services.execute import Rendered
 from kessai.services.runtime import Caller, Runtime
 
 router = APIRouter()
 admin = APIRouter()
-
-
-def as_is(rt: Runtime, body: Any) -> Rendered:
-    return ok(body)
 
 
 @router.get("/events")

@@ -56,7 +56,8 @@ ERRORS: dict[int, str] = {
     402: "The processor refused: a decline code (`card_declined`, `insufficient_funds`, "
     "...); `details.payment` is the failed payment when one was recorded.",
     403: "`forbidden`: a publishable key on a secret-key endpoint.",
-    404: "`not_found`: no such object for this merchant and mode.",
+    404: "`not_found`: no such object for this merchant and mode. `format_unavailable`: "
+    "a settlement as PDF or XLS (kessai makes settlements as CSV only).",
     408: "`request_timeout`: the request body did not arrive in time "
     "(`KESSAI_BODY_TIMEOUT_SECONDS`).",
     409: "`conflict`: a request with the same `X-KOMOJU-IDEMPOTENCY` key is still running.",
@@ -65,7 +66,8 @@ ERRORS: dict[int, str] = {
     422: "A parameter is missing or invalid (`param` names it: `missing_parameter`, "
     "`invalid_parameter`, `invalid_currency`, `invalid_payment_type`), or the object's state "
     "does not allow the action (`not_capturable`, `not_refundable`, `not_cancellable`, "
-    "`session_not_payable`).",
+    "`session_not_payable`, `insufficient_balance`, `not_disputable`, `not_acceptable`, "
+    "`not_defendable`).",
     429: "`too_many_requests`: a rate limit; retry after `Retry-After` seconds.",
     500: "`internal_server_error`: never expected; also an injected `error_after` fault "
     "(the request was done; retry with the same X-KOMOJU-IDEMPOTENCY key to get its answer).",
@@ -87,6 +89,7 @@ class Operation:
     processor: bool = False
     scenario: bool = False
     description: str = ""
+    media_type: str | tuple[str, ...] = "application/json"
 
 
 _OPERATIONS: dict[Callable[..., Any], Operation] = {}
@@ -104,13 +107,17 @@ def operation(
     processor: bool = False,
     scenario: bool = False,
     description: str = "",
+    media_type: str | tuple[str, ...] = "application/json",
 ) -> Callable[[F], F]:
     """Declare a route for the document (put it under the `@router.<method>` lines).
 
     `ok`: the type of the 200 body; `key`: the least key kind allowed; `body`/`query`: the
     models the route parses; `extra_query`: other query parameters (name → type);
     `declines`: the processor may refuse (402); `processor`: needs a processor (503
-    without one); `scenario`: takes KOMOJU's `Komoju-Scenario` test header.
+    without one); `scenario`: takes KOMOJU's `Komoju-Scenario` test header;
+    `media_type`: the 200 body's content type (a download, `text/csv`, with `ok=str`), or
+    the types it may have (a file, with `ok=bytes`); `ok=None`: no body, 204 (KOMOJU's
+    `void` operations).
     """
     declared = Operation(
         summary,
@@ -123,6 +130,7 @@ def operation(
         processor,
         scenario,
         description,
+        media_type,
     )
 
     def register(fn: F) -> F:
@@ -193,7 +201,8 @@ def _schemas(ops: list[Operation]) -> _Schemas:
         (ErrorBody, "serialization"): TypeAdapter(ErrorBody)
     }
     for op in ops:
-        inputs.setdefault((op.ok, "serialization"), TypeAdapter(op.ok))
+        if op.ok is not None:
+            inputs.setdefault((op.ok, "serialization"), TypeAdapter(op.ok))
         for model in (op.body, op.query):
             if model is not None:
                 inputs.setdefault((model, "validation"), TypeAdapter(model))
@@ -259,7 +268,11 @@ def _operation(
     statuses |= {404} if path_params else set()
     statuses |= {402} if op.declines else set()
     statuses |= {503} if op.processor else set()
-    responses: dict[str, Any] = {"200": _json("OK", schemas.ref(op.ok))}
+    responses: dict[str, Any] = (
+        {"204": {"description": "No Content"}}
+        if op.ok is None
+        else {"200": _json("OK", schemas.ref(op.ok), op.media_type)}
+    )
     error = schemas.ref(ErrorBody)
     for status in sorted(statuses):
         responses[str(status)] = _json(ERRORS[status], error)
@@ -288,8 +301,11 @@ def _operation(
     return doc
 
 
-def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _json(
+    description: str, schema: dict[str, Any], media_type: str | tuple[str, ...] = "application/json"
+) -> dict[str, Any]:
+    types = (media_type,) if isinstance(media_type, str) else media_type
+    return {"description": description, "content": {t: {"schema": schema} for t in types}}
 
 
 def _request_body(model: Any, schemas: _Schemas) -> dict[str, Any]:

@@ -88,6 +88,8 @@ class CardRule(Enum):
 class TestCard:
     rule: CardRule
     decline_code: str | None = None
+    # Approved, then disputed a day after capture; a defense is won or lost.
+    dispute: str | None = None
 
 
 _DECLINES = {
@@ -113,8 +115,10 @@ _THREE_DS = {
         "3528000000500006",
     ),
 }
+_DISPUTES = {"4123111111111208": "won", "4123111111111216": "lost"}
 TEST_CARDS: dict[str, TestCard] = {
     **{n: TestCard(CardRule.DECLINE, code) for n, code in _DECLINES.items()},
+    **{n: TestCard(CardRule.APPROVE, dispute=outcome) for n, outcome in _DISPUTES.items()},
     **{n: TestCard(rule) for rule, numbers in _THREE_DS.items() for n in numbers},
 }
 THREE_DS_PASSWORD = "123456"  # noqa: S105 - the documented test-mode password
@@ -124,6 +128,10 @@ def test_card(number: str) -> TestCard:
     """What test mode does with this (valid) number; any unlisted number is approved."""
     return TEST_CARDS.get(number, TestCard(CardRule.APPROVE))
 
+
+# `Komoju-Scenario` values that open a chargeback a day after capture (test mode), with
+# what a defense of it gets.
+CHARGEBACK_SCENARIOS = {"chargeback": "won", "chargeback_lost": "lost"}
 
 DECLINE_MESSAGES = {
     "card_declined": "The card was declined. Try another card.",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 from functools import lru_cache
 
 from starlette.datastructures import Headers
@@ -28,13 +29,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kessai.edge.ratelimit import RateLimiter
-from kessai.edge.settings import EdgeSettings
+from kessai.edge.settings import MIB, EdgeSettings
 from kessai.errors import KessaiError, RequestTimeout, RequestTooLarge, TooManyRequests
 from kessai.hosted.pages import plain_page
 
 API_PREFIXES = ("/api/", "/kessai/")
 UNLIMITED = "/health"
 UNLIMITED_PREFIXES = ("/static/", "/docs/assets/")
+# Routes whose bodies carry a file, with the size they may reach whatever
+# KESSAI_MAX_BODY_BYTES says: a chargeback defense's document (15 MiB, base64-encoded in
+# JSON or a form: under 24 MiB).
+DOCUMENT_BODY_BYTES = 24 * MIB
+LARGE_BODIES = ((re.compile(r"/api/v1/chargeback_requests/[^/]+/defend"), DOCUMENT_BODY_BYTES),)
 
 
 def client_address(scope: Scope) -> str:
@@ -96,6 +102,9 @@ class EdgeLimits:
                 return
         api = path.startswith(API_PREFIXES)
         limit = self.settings.max_body_bytes if api else self.settings.max_form_bytes
+        for pattern, larger in LARGE_BODIES:
+            if pattern.fullmatch(path):
+                limit = max(limit, larger)
         length = Headers(scope=scope).get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             await refusal(scope, too_large(limit))(scope, receive, send)

@@ -105,6 +105,7 @@ def payment(row: Row, refunds: Sequence[Row] = (), refund_requests: Sequence[Row
         "metadata": row["metadata"] or {},
         "created_at": timestamp(row["created_at"]),
         "amount_refunded": row["amount_refunded"],
+        "processing_fee": row["processing_fee"],
         "locale": row["locale"],
         "session": row["session_id"],
         "customer": row["customer_id"],

@@ -73,6 +73,7 @@ class Payment(TypedDict):
     metadata: dict[str, str]
     created_at: str
     amount_refunded: int
+    processing_fee: int
     locale: str
     session: str | None
     customer: str | None

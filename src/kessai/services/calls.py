@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from kessai.core.cards import CHARGEBACK_SCENARIOS
 from kessai.errors import ProcessorUnavailable
 from kessai.ids import new_id
 from kessai.observe import metrics
@@ -88,11 +89,12 @@ async def vault(
     reference. It moves no money, so it has no recovery point: when the answer is lost the
     request fails (503) and at most an unused vault entry stays at the acquirer."""
     processor = await rt.processor(merchant_id, livemode)
+    declining = None if scenario in CHARGEBACK_SCENARIOS else scenario  # approved, disputed later
     outcome = await call_processor(
         processor,
         Call(new_id(), processor.timeout),
         "vault",
-        lambda p, call: p.vault(call, card, verify=verify, scenario=scenario),
+        lambda p, call: p.vault(call, card, verify=verify, scenario=declining),
     )
     if isinstance(outcome, OutcomeUnknown):
         raise ProcessorUnavailable(

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kessai.core import payments as states
-from kessai.core.cards import DECLINE_MESSAGES
+from kessai.core.cards import CHARGEBACK_SCENARIOS, DECLINE_MESSAGES, test_card
 from kessai.core.payment_types import PAYMENT_TYPES
 from kessai.errors import InvalidParameter, InvalidPaymentType
 from kessai.ids import new_id
@@ -41,16 +41,19 @@ from kessai.schemas.requests import (
     WalletDetails,
     parse,
 )
-from kessai.services import cards
+from kessai.services import cards, ledger
 from kessai.services.runtime import Runtime
 from kessai.store import customers as customer_store
 from kessai.store import events
 from kessai.store import tokens as token_store
 
-SCENARIOS = tuple(
-    code
-    for code in DECLINE_MESSAGES
-    if code not in ("three_d_secure_failed", "processor_unavailable")
+SCENARIOS = (
+    *(
+        code
+        for code in DECLINE_MESSAGES
+        if code not in ("three_d_secure_failed", "processor_unavailable")
+    ),
+    *CHARGEBACK_SCENARIOS,
 )
 
 
@@ -232,6 +235,12 @@ def pending_payment(
         )
     now = rt.now()
     payment_id = new_id()
+    scenario = scenario or source.scenario
+    dispute = CHARGEBACK_SCENARIOS.get(scenario or "")
+    if dispute is not None:
+        scenario = None  # approved; disputed after capture
+    elif source.card is not None and not scope.livemode:
+        dispute = test_card(source.card.number).dispute
     charge = Charge(
         payment_id,
         amount + tax,
@@ -241,7 +250,7 @@ def pending_payment(
         card=source.card,
         card_reference=source.card_reference,
         details=source.details,
-        scenario=scenario or source.scenario,
+        scenario=scenario,
         customer_present=source.customer_present,
         return_url=f"{rt.settings.base_url}/payments/{payment_id}/return",
         expiry_days=source.expiry_days,
@@ -261,6 +270,9 @@ def pending_payment(
         "amount_captured": 0,
         "amount_refunded": 0,
         "refund_reserved": 0,
+        "amount_disputed": 0,
+        "processing_fee": 0,
+        "dispute": dispute,
         "capture_requested": capture,
         "payment_details": dict(source.summary),
         "card_fingerprint": source.fingerprint,
@@ -378,7 +390,11 @@ async def record_event(
     *,
     refunds: list[Any] | None = None,
     refund_requests: list[Any] | None = None,
-) -> None:
+) -> Mapping[Any, Any]:
+    """Record the payment's event; a capture is booked in the ledger first
+    (`kessai.services.ledger`). The payment as recorded."""
+    if event_type == "payment.captured":
+        payment = await ledger.captured(conn, payment, now)
     reason = outcome.code if isinstance(outcome, Declined) else None
     await events.insert(
         conn,
@@ -390,6 +406,7 @@ async def record_event(
         reason=reason,
     )
     audit.payment_event(payment, event_type, reason)
+    return payment
 
 
 def complete_changes(rt: Runtime, payment: Mapping[Any, Any], outcome: Result) -> dict[str, Any]:

@@ -27,7 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kessai.errors import Forbidden, InvalidParameter
 from kessai.merchant_clock import merchant_time, use_offset
-from kessai.services import execute, subscriptions, sweeper
+from kessai.services import (
+    chargebacks,
+    disbursements,
+    execute,
+    settlements,
+    subscriptions,
+    sweeper,
+)
 from kessai.services.due import DueWork, Scope
 from kessai.services.runtime import Caller, Runtime
 from kessai.store import clocks as store
@@ -35,7 +42,13 @@ from kessai.store import clocks as store
 log = logging.getLogger("kessai.clock")
 
 # What falls due, in the order each step runs them.
-SOURCES: tuple[DueWork, ...] = (sweeper.DUE, subscriptions.DUE)
+SOURCES: tuple[DueWork, ...] = (
+    sweeper.DUE,
+    subscriptions.DUE,
+    chargebacks.DUE,
+    disbursements.DUE,
+    settlements.DUE,  # last: a cycle ending at this instant includes what was just done
+)
 OFFSET_TTL = 1.0
 # The furthest one request may move a clock: steps are run one after another.
 MAX_ADVANCE = timedelta(days=3660)
@@ -52,6 +65,12 @@ async def offset(rt: Runtime, merchant_id: str) -> timedelta:
 
 
 def _remember(rt: Runtime, merchant_id: str, offset_ms: int) -> None:
+    """Cache an offset read or set. Offsets only grow, so a read that started before a
+    move this process made (the worker's pass racing `POST /clock`) never puts the cache
+    back behind that move."""
+    cached = rt.clock_offsets.get(merchant_id)
+    if cached is not None and cached[1] > offset_ms:
+        offset_ms = cached[1]
     if len(rt.clock_offsets) >= 10_000:
         rt.clock_offsets.clear()
     rt.clock_offsets[merchant_id] = (time.monotonic() + OFFSET_TTL, offset_ms)

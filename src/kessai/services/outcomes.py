@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kessai.core import payments as states
+from kessai.core.cards import CHARGEBACK_SCENARIOS
 from kessai.ids import new_id
 from kessai.observe import audit
 from kessai.processors.base import (
@@ -27,7 +28,7 @@ from kessai.processors.base import (
     Transaction,
     Vaulted,
 )
-from kessai.services import charging, one_click
+from kessai.services import charging, ledger, one_click
 from kessai.services.runtime import Runtime
 from kessai.store import payments as payment_store
 from kessai.store import rows
@@ -90,7 +91,7 @@ def transaction(payment: Mapping[Any, Any], scenario: str | None = None) -> Tran
         payment["currency"],
         reference=payment["processor_reference"],
         capture=payment["capture_requested"],
-        scenario=scenario,
+        scenario=None if scenario in CHARGEBACK_SCENARIOS else scenario,
     )
 
 
@@ -194,7 +195,7 @@ async def settle_attempt(
         return None
     updated = {**payment, **changes}
     if event_type is not None:
-        await charging.record_event(conn, updated, event_type, rt.now(), outcome)
+        updated = dict(await charging.record_event(conn, updated, event_type, rt.now(), outcome))
     seen: Seen = {"payment": updated}
     if session is not None:
         seen["session"] = await after_attempt(conn, rt, session, operation_id, updated)
@@ -290,11 +291,12 @@ async def _refund(
         return
     if not approved:
         return
+    refund_id = new_id()
     await rows.insert(
         conn,
         refunds,
         {
-            "id": new_id(),
+            "id": refund_id,
             "payment_id": payment["id"],
             "amount": amount,
             "currency": payment["currency"],
@@ -304,6 +306,7 @@ async def _refund(
     )
     refunded = await payment_store.get(conn, payment["id"])
     assert refunded is not None
+    await ledger.refunded(conn, refunded, refund_id, amount, now)
     full = refunded["status"] == states.REFUNDED
     found_refunds, found_requests = await payment_store.children(conn, [payment["id"]])
     for event_type in ("payment.refund.created", *(["payment.refunded"] if full else [])):

@@ -259,6 +259,11 @@ def refund(
                 "Cash payments (konbini, bank transfer, Pay-easy) are refunded to a bank "
                 "account: use POST /payments/{id}/refund_request."
             )
+        if row["amount_disputed"]:
+            raise NotRefundable(
+                "This payment is disputed: a chargeback on it is open or was lost, so it "
+                "cannot be refunded (see GET /chargeback_requests?payment_id=...)."
+            )
         left = row["amount_captured"] + row["tax"] - row["amount_refunded"] - row["refund_reserved"]
         amount = params.amount if params.amount is not None else left
         if not 0 < amount <= left:
@@ -371,8 +376,7 @@ async def customer_paid(conn: AsyncConnection, rt: Runtime, payment_id: str) -> 
     }
     if not await store.move(conn, payment_id, states.AUTHORIZED, changes):
         raise NotCapturable("This payment is being cancelled; it is no longer waiting for cash.")
-    row = {**row, **changes}
-    await charging.record_event(conn, row, "payment.captured", now)
+    row = await charging.record_event(conn, {**row, **changes}, "payment.captured", now)
     return await view(conn, row)
 
 

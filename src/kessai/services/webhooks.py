@@ -37,6 +37,17 @@ EVENT_TYPES = (
     "subscription.failed",
     "subscription.suspended",
     "subscription.deleted",
+    "settlement.created",
+    "chargeback.created",
+    "chargeback.accepted",
+    "chargeback.defended",
+    "chargeback.cancelled",
+    "chargeback.lost",
+    "chargeback.expired",
+    "disbursement.created",
+    "disbursement.paid",
+    "disbursement.failed",
+    "disbursement.cancelled",
     "ping",
 )
 

@@ -158,6 +158,21 @@ class Database:
             _after_commit.reset(token)
         _run(pending)  # reached only when the block ended normally and its work committed
 
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction whose statements all see one snapshot (a check across
+        tables, `kessai ledger check`); it holds no writer up. PostgreSQL: REPEATABLE
+        READ; SQLite (WAL): a deferred BEGIN, whose snapshot is taken at its first read."""
+        async with self.engine.connect() as conn:
+            if self.sqlite:
+                conn = await conn.execution_options(kessai_write=False)
+            else:
+                conn = await conn.execution_options(
+                    isolation_level="REPEATABLE READ", postgresql_readonly=True
+                )
+            async with conn.begin():
+                yield conn
+
     async def ping(self) -> None:
         async with self.transaction(write=False) as conn:
             await conn.execute(sa.text("SELECT 1"))

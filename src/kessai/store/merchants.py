@@ -10,7 +10,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kessai.core import ledger as ledger_rules
 from kessai.ids import key_digest, new_api_key, new_id
+from kessai.store import ledger_settings
 from kessai.store.tables import api_keys, merchants, server_secrets
 
 
@@ -29,6 +31,10 @@ async def insert_merchant(
     """A merchant and one secret and one publishable key; returns (id, {kind: key})."""
     merchant_id = new_id()
     await conn.execute(merchants.insert().values(id=merchant_id, name=name, created_at=now))
+    schedule = ledger_rules.DEFAULT_SCHEDULE
+    await ledger_settings.create(
+        conn, merchant_id, schedule, ledger_rules.next_cutoff(schedule, now), now
+    )
     keys = await issue_keys(conn, merchant_id, livemode, now)
     return merchant_id, keys
 

@@ -77,7 +77,8 @@ async def hold(
 
 async def reserve_refund(conn: AsyncConnection, payment_id: str, amount: int) -> bool:
     """Set `amount` aside for a refund being asked of the processor; False if it, with
-    what is refunded and reserved already, would exceed what was captured (tax included)."""
+    what is refunded, reserved and disputed already, would exceed what was captured (tax
+    included): a payment under an open or lost chargeback cannot be refunded as well."""
     c = payments.c
     return await rows.update_where(
         conn,
@@ -85,7 +86,8 @@ async def reserve_refund(conn: AsyncConnection, payment_id: str, amount: int) ->
         payment_id,
         [
             c.status == "captured",
-            c.amount_refunded + c.refund_reserved + amount <= c.amount_captured + c.tax,
+            c.amount_refunded + c.refund_reserved + c.amount_disputed + amount
+            <= c.amount_captured + c.tax,
         ],
         {"refund_reserved": c.refund_reserved + amount},
     )

@@ -10,7 +10,11 @@ Invariants the database itself enforces:
   changes the payment's (or pays the session's) state is open at a time; set and cleared
   with conditional updates.
 * `payments.refund_reserved`: refunds being asked of the processor, counted with
-  `amount_refunded` against what was captured, so concurrent refunds never exceed it.
+  `amount_refunded` (and `amount_disputed`) against what was captured, so concurrent
+  refunds never exceed it.
+* `balance_transactions (source_id, type)` is unique: each money move is booked once.
+* `settlements (merchant_id, livemode, currency, cutoff_time)` is unique: one settlement
+  per cycle.
 """
 
 from __future__ import annotations
@@ -125,6 +129,12 @@ payments = sa.Table(
     sa.Column("operation_id", ID, nullable=True),
     # Refunds asked of the processor and not yet answered.
     sa.Column("refund_reserved", sa.BigInteger(), nullable=False, server_default="0"),
+    # What an open (or lost) chargeback disputes: counted with refunds against the capture.
+    sa.Column("amount_disputed", sa.BigInteger(), nullable=False, server_default="0"),
+    # The merchant's fee for this payment, booked in the ledger at capture.
+    sa.Column("processing_fee", sa.BigInteger(), nullable=False, server_default="0"),
+    # Test mode: a chargeback planned at capture, and what a defense gets (won | lost).
+    sa.Column("dispute", sa.String(8), nullable=True),
     sa.Column("failure_code", sa.String(40), nullable=True),
     sa.Column("customer_id", ID, nullable=True),
     # The subscription this payment is a charge of, if any.
@@ -421,4 +431,16 @@ saved_cards = sa.Table(
     sa.Column("card_fingerprint", sa.String(64), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.UniqueConstraint("merchant_id", "livemode", "external_customer_id", "card_fingerprint"),
+)
+
+
+# The ledger's tables live in their own module, on this metadata.
+from kessai.store.ledger_tables import (  # noqa: E402, F401
+    balance_transactions,
+    balances,
+    chargeback_documents,
+    chargebacks,
+    disbursements,
+    ledger_settings,
+    settlements,
 )
