@@ -58,8 +58,37 @@ def fuzz_merchant(fuzz_server: Server) -> Merchant:
 
 @pytest.fixture(scope="module")
 def known_ids(fuzz_merchant: Merchant) -> dict[str, str]:
-    """Real objects for the path parameters."""
+    """Real objects for the path parameters (a week on the clock first, so a settlement
+    exists; the server is this module's own)."""
+    fuzz_merchant.move_clock(advance_seconds=8 * 86400)
     with fuzz_merchant.client() as api:
+        captured = api.post(
+            "/payments",
+            json={"amount": 100_000, "currency": "JPY", "capture": True, "payment_details": CARD},
+        ).json()
+        fuzz_merchant.move_clock(advance_seconds=8 * 86400)  # settles the capture
+        disputed = api.post(
+            "/payments",
+            json={"amount": 5_000, "currency": "JPY", "capture": True, "payment_details": CARD},
+        ).json()
+        chargeback = api.post(
+            f"{fuzz_merchant.server.base_url}/kessai/v1/chargebacks",
+            json={"payment_id": disputed["id"]},
+        ).json()
+        disbursement = api.post(
+            "/disbursements",
+            json={
+                "amount": 1_000,
+                "currency": "JPY",
+                "account_number": "1234567",
+                "account_type": "ordinary",
+                "account_name_kana": "ｶｽﾀﾏｰ",
+                "bank_code": "0001",
+                "branch_code": "001",
+            },
+        ).json()
+        settlement = api.get("/settlements").json()["data"][0]
+        transaction = api.get("/balances/JPY/transactions").json()["data"][0]
         session = api.post("/sessions", json={"amount": 1000, "currency": "JPY"}).json()
         payment = api.post(
             "/payments",
@@ -77,7 +106,13 @@ def known_ids(fuzz_merchant: Merchant) -> dict[str, str]:
         "customer_id": customer["id"],
         "event_id": events[0]["id"],
         "endpoint_id": endpoint["id"],
+        "currency": "JPY",
+        "settlement_id": settlement["id"],
+        "transaction_id": transaction["id"],
+        "chargeback_id": chargeback["id"],
+        "disbursement_id": disbursement["id"],
     }
+    assert captured["status"] == "captured"
 
 
 @pytest.fixture(scope="module")
