@@ -13,19 +13,14 @@ import sqlalchemy as sa
 
 from kessai.errors import Forbidden, InsufficientBalance, NotCancellable
 from kessai.ids import new_id
-from kessai.processors.directory import FixedDirectory
-from kessai.processors.simulated import SimulatedProcessor
 from kessai.schemas.disbursements import CancelDisbursement, CreateDisbursement
 from kessai.services import disbursements, execute
 from kessai.services.due import Scope
-from kessai.services.runtime import Caller, Runtime
-from kessai.settings import Settings
-from kessai.store import ledger, merchants
-from kessai.store.db import Database
+from kessai.services.runtime import Caller
+from kessai.store import ledger
 from kessai.store.ledger import Line
-from kessai.store.migrate import upgrade
 from kessai.store.tables import balance_transactions, events
-from tests.conftest import fresh_database
+from tests.services.shop import in_process_shop
 
 START = datetime(2030, 1, 31, 9, 30, tzinfo=UTC)
 ACCOUNT = {
@@ -38,36 +33,10 @@ ACCOUNT = {
 }
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 async def shop(tmp_path):
-    with fresh_database(tmp_path) as url:
-        await upgrade(url)
-        clock = Clock()
-        made: list[Database] = []
-
-        def runtime() -> Runtime:  # one per "process": a pool of its own
-            db = Database.from_url(url, pool_size=4)
-            made.append(db)
-            directory = FixedDirectory(SimulatedProcessor())
-            return Runtime(Settings(database_url=url), db, b"k" * 32, directory, clock=clock)
-
-        rt = runtime()
-        merchant_id, _ = await execute.write(
-            rt, lambda conn: merchants.insert_merchant(conn, "Payout Shop", clock())
-        )
-        try:
-            yield rt, clock, Caller(merchant_id, "Payout Shop", False, "secret"), runtime
-        finally:
-            for db in made:
-                await db.dispose()
+    async with in_process_shop(tmp_path, "Payout Shop", START, pool_size=4) as found:
+        yield found
 
 
 async def fund(rt, caller, amount: int) -> None:

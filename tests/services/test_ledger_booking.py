@@ -15,18 +15,13 @@ import sqlalchemy as sa
 from kessai.core import ledger as rules
 from kessai.core.times import iso
 from kessai.errors import InvalidParameter, MissingParameter, NotFound
-from kessai.processors.directory import FixedDirectory
-from kessai.processors.simulated import SimulatedProcessor
 from kessai.schemas.requests import CapturePayment, CreatePayment, RefundPayment
 from kessai.services import execute, ledger_check, ledger_settings, payments, phases
-from kessai.services.runtime import Caller, Runtime
-from kessai.settings import Settings
-from kessai.store import ledger, merchants
-from kessai.store.db import Database
-from kessai.store.migrate import upgrade
+from kessai.services.runtime import Caller
+from kessai.store import ledger
 from kessai.store.tables import balance_transactions as bt
 from kessai.store.tables import payments as payment_table
-from tests.conftest import fresh_database
+from tests.services.shop import in_process_shop
 
 CARD = {"type": "credit_card", "number": "4111111111111111", "month": 12, "year": 2099}
 DECLINED = {**CARD, "number": "4123111111111059"}
@@ -34,36 +29,10 @@ KONBINI = {"type": "konbini", "store": "lawson", "email": "a@example.com"}
 START = datetime(2030, 1, 2, 3, 0, tzinfo=UTC)  # a Wednesday, 12:00 in Japan
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 async def shop(tmp_path):
-    with fresh_database(tmp_path) as url:
-        await upgrade(url)
-        clock = Clock()
-        made: list[Database] = []
-
-        def runtime() -> Runtime:  # one per "process": a pool of its own
-            db = Database.from_url(url, pool_size=4)
-            made.append(db)
-            directory = FixedDirectory(SimulatedProcessor())
-            return Runtime(Settings(database_url=url), db, b"k" * 32, directory, clock=clock)
-
-        rt = runtime()
-        merchant_id, _ = await execute.write(
-            rt, lambda conn: merchants.insert_merchant(conn, "Ledger Shop", clock())
-        )
-        try:
-            yield rt, clock, Caller(merchant_id, "Ledger Shop", False, "secret"), runtime
-        finally:
-            for db in made:
-                await db.dispose()
+    async with in_process_shop(tmp_path, "Ledger Shop", START, pool_size=4) as found:
+        yield found
 
 
 async def pay(rt, caller, amount: int = 1000, details=CARD, **params: Any) -> Any:

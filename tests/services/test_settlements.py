@@ -15,55 +15,30 @@ import sqlalchemy as sa
 from kessai.core import ledger as rules
 from kessai.core.times import iso
 from kessai.ids import new_id
-from kessai.processors.directory import FixedDirectory
-from kessai.processors.simulated import SimulatedProcessor
 from kessai.schemas import settlements as wire
 from kessai.services import execute, ledger_settings, settlements
 from kessai.services.due import Scope
 from kessai.services.runtime import Runtime
-from kessai.settings import Settings
-from kessai.store import ledger, merchants
-from kessai.store.db import Database
-from kessai.store.migrate import upgrade
+from kessai.store import ledger
 from kessai.store.tables import balance_transactions as bt
 from kessai.store.tables import events
 from kessai.store.tables import settlements as table
-from tests.conftest import assert_schema, fresh_database
+from tests.conftest import assert_schema
+from tests.services.shop import in_process_shop
 
 START = datetime(2030, 1, 2, 3, 0, tzinfo=UTC)  # a Wednesday, 12:00 in Japan
 FIRST = datetime(2030, 1, 6, 15, 0, tzinfo=UTC)  # Monday 2030-01-07 00:00 in Japan
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 async def shop(tmp_path):
-    with fresh_database(tmp_path) as url:
-        await upgrade(url)
-        clock = Clock()
-        made: list[Database] = []
-
-        def runtime() -> Runtime:  # one per "process": a pool of its own
-            db = Database.from_url(url, pool_size=2)
-            made.append(db)
-            directory = FixedDirectory(SimulatedProcessor())
-            return Runtime(Settings(database_url=url), db, b"k" * 32, directory, clock=clock)
-
-        rt = runtime()
-        merchant_id, _ = await execute.write(
-            rt, lambda conn: merchants.insert_merchant(conn, "Ledger Shop", clock())
-        )
-        try:
-            yield rt, clock, merchant_id, runtime
-        finally:
-            for db in made:
-                await db.dispose()
+    async with in_process_shop(tmp_path, "Ledger Shop", START, pool_size=2) as (
+        rt,
+        clock,
+        caller,
+        runtime,
+    ):
+        yield rt, clock, caller.merchant_id, runtime
 
 
 async def book(

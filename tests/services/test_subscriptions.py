@@ -9,56 +9,23 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from kessai.processors.directory import FixedDirectory
-from kessai.processors.simulated import SimulatedProcessor
 from kessai.schemas.requests import CreateSubscription, CreateToken, CustomerParams
 from kessai.services import customers, execute, phases, subscription_charges, subscriptions
 from kessai.services import tokens as token_service
 from kessai.services.due import Scope
-from kessai.services.runtime import Caller, Runtime
-from kessai.settings import Settings
-from kessai.store import merchants
-from kessai.store.db import Database
-from kessai.store.migrate import upgrade
 from kessai.store.tables import events, payments
 from kessai.store.tables import subscriptions as table
-from tests.conftest import fresh_database
+from tests.services.shop import in_process_shop
 
 GOOD = {"type": "credit_card", "number": "4111111111111111", "month": 12, "year": 2099}
 DECLINING = {**GOOD, "number": "4123111111111059"}
 START = datetime(2030, 1, 31, 9, 30, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 async def shop(tmp_path):
-    with fresh_database(tmp_path) as url:
-        await upgrade(url)
-        clock = Clock()
-        made: list[Database] = []
-
-        def runtime() -> Runtime:  # one per "process": a pool of its own
-            db = Database.from_url(url, pool_size=2)
-            made.append(db)
-            directory = FixedDirectory(SimulatedProcessor())
-            return Runtime(Settings(database_url=url), db, b"k" * 32, directory, clock=clock)
-
-        rt = runtime()
-        merchant_id, _ = await execute.write(
-            rt, lambda conn: merchants.insert_merchant(conn, "Sub Shop", clock())
-        )
-        try:
-            yield rt, clock, Caller(merchant_id, "Sub Shop", False, "secret"), runtime
-        finally:
-            for db in made:
-                await db.dispose()
+    async with in_process_shop(tmp_path, "Sub Shop", START, pool_size=2) as found:
+        yield found
 
 
 async def customer(rt, caller, card=GOOD, scenario=None) -> str:
