@@ -162,15 +162,7 @@ async def due(
 
 async def next_due(conn: AsyncConnection, merchant_id: str, after: datetime) -> datetime | None:
     """The earliest move of the merchant's test-mode chargebacks after `after`."""
-    found = await conn.scalar(
-        sa.select(sa.func.min(table.c.due_at)).where(
-            table.c.merchant_id == merchant_id,
-            table.c.livemode.is_(False),
-            table.c.status.in_(DUE),
-            table.c.due_at > after,
-        )
-    )
-    return found if isinstance(found, datetime) else None
+    return await rows.earliest_due(conn, table, merchant_id, after, DUE)
 
 
 async def page(

@@ -116,12 +116,4 @@ async def due(
 
 async def next_due(conn: AsyncConnection, merchant_id: str, after: datetime) -> datetime | None:
     """When the merchant's next test-mode disbursement falls due after `after`."""
-    found = await conn.scalar(
-        sa.select(sa.func.min(table.c.due_at)).where(
-            table.c.merchant_id == merchant_id,
-            table.c.livemode.is_(False),
-            table.c.status == PENDING,
-            table.c.due_at > after,
-        )
-    )
-    return found if isinstance(found, datetime) else None
+    return await rows.earliest_due(conn, table, merchant_id, after, (PENDING,))

@@ -85,3 +85,23 @@ async def page(
         .all()
     )
     return int(total), list(rows)
+
+
+async def earliest_due(
+    conn: AsyncConnection,
+    table: sa.Table,
+    merchant_id: str,
+    after: datetime,
+    statuses: tuple[str, ...],
+) -> datetime | None:
+    """The earliest `due_at` after `after` of the merchant's test-mode rows in `statuses`
+    (what a test clock steps to next; see `kessai.services.due.DueWork`)."""
+    found = await conn.scalar(
+        sa.select(sa.func.min(table.c.due_at)).where(
+            table.c.merchant_id == merchant_id,
+            table.c.livemode.is_(False),
+            table.c.status.in_(statuses),
+            table.c.due_at > after,
+        )
+    )
+    return found if isinstance(found, datetime) else None

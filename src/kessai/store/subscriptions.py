@@ -127,15 +127,7 @@ async def due(
 
 async def next_due(conn: AsyncConnection, merchant_id: str, after: datetime) -> datetime | None:
     """The merchant's test mode's earliest scheduled charge or retry after `after`."""
-    found = await conn.scalar(
-        sa.select(sa.func.min(table.c.due_at)).where(
-            table.c.merchant_id == merchant_id,
-            table.c.livemode.is_(False),
-            table.c.status.in_(CHARGEABLE),
-            table.c.due_at > after,
-        )
-    )
-    return found if isinstance(found, datetime) else None
+    return await rows.earliest_due(conn, table, merchant_id, after, CHARGEABLE)
 
 
 async def payment_ids(conn: AsyncConnection, ids: list[str]) -> dict[str, list[str]]:
