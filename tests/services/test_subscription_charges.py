@@ -25,7 +25,8 @@ from kessai.store.tables import idempotency_keys, payments
 from kessai.store.tables import subscriptions as table
 from kessai.worker.reconcile import reconcile_once
 from tests.conftest import fresh_database
-from tests.services.test_subscriptions import Clock, charges, customer, kinds, show, subscribe
+from tests.services.shop import Clock
+from tests.services.test_subscriptions import START, charges, customer, kinds, show, subscribe
 
 FEB28 = datetime(2030, 2, 28, 9, 30, tzinfo=UTC)  # the second charge of a monthly one
 
@@ -34,7 +35,7 @@ FEB28 = datetime(2030, 2, 28, 9, 30, tzinfo=UTC)  # the second charge of a month
 async def scripted(tmp_path):
     with fresh_database(tmp_path) as url:
         await upgrade(url)
-        clock = Clock()
+        clock = Clock(START)
         processor = ScriptedProcessor()
         db = Database.from_url(url, pool_size=2)
         rt = Runtime(
