@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from kessai.api import balances as api_balances
 from kessai.api import barcodes as api_barcodes
@@ -37,6 +37,9 @@ from kessai.api import settlements as api_settlements
 from kessai.api import subscriptions as api_subscriptions
 from kessai.api import tokens as api_tokens
 from kessai.api.cors import PublishableCORS
+from kessai.dashboard import render as dashboard_render
+from kessai.dashboard import routes as dashboard_routes
+from kessai.dashboard.auth import LOGIN, SignInNeeded
 from kessai.edge.faults import Faults
 from kessai.edge.middleware import EdgeLimits
 from kessai.edge.ratelimit import RateLimiter
@@ -129,6 +132,8 @@ def create_app(settings: Settings) -> FastAPI:
 
         app.include_router(floor.router)
     app.include_router(hosted_routes.router)
+    app.include_router(dashboard_routes.router)
+    app.mount("/dashboard/static", dashboard_routes.static_files(), name="dashboard_static")
     app.mount("/static", hosted_routes.static_files(), name="static")
     # Last: routes are matched in order, and the documentation is the least asked for.
     app.include_router(api_docs.router)
@@ -170,9 +175,16 @@ def create_app(settings: Settings) -> FastAPI:
                 media_type="application/json",
                 headers=headers,
             )
-        page = hosted_routes.error_page(request, exc.status, exc.message)
+        if _is_dashboard(request):
+            page = dashboard_render.error_page(request, exc.status, exc.message)
+        else:
+            page = hosted_routes.error_page(request, exc.status, exc.message)
         page.headers.update(headers or {})
         return page
+
+    @app.exception_handler(SignInNeeded)
+    async def sign_in(request: Request, exc: SignInNeeded) -> Response:
+        return RedirectResponse(LOGIN, status_code=303)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -183,6 +195,8 @@ def create_app(settings: Settings) -> FastAPI:
                 405: "This endpoint does not accept that HTTP method.",
             }.get(exc.status_code, str(exc.detail))
             return JSONResponse(error_body(code, message), status_code=exc.status_code)
+        if _is_dashboard(request):
+            return dashboard_render.error_page(request, exc.status_code, "No such page.")
         return hosted_routes.error_page(request, exc.status_code)
 
     @app.exception_handler(Exception)
@@ -214,6 +228,10 @@ def create_app(settings: Settings) -> FastAPI:
 
 def _is_api(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/kessai/"))
+
+
+def _is_dashboard(request: Request) -> bool:
+    return request.url.path.startswith("/dashboard")
 
 
 def app_from_env() -> FastAPI:

@@ -92,6 +92,18 @@ async def _owner(rt: Runtime, digest: str, client: str) -> KeyOwner:
     return found
 
 
+async def identify(rt: Runtime, key: str, client: str) -> KeyOwner:
+    """The owner of `key`, typed by a person (the dashboard's sign-in): the same lookup,
+    cache and failed-authentication budget as an API request; 401 if it is no one's."""
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or parse_key(key) is None:
+        if rt.limiter is not None:
+            await rt.limiter.refuse_if_failing(client)
+            await rt.limiter.failed_auth(client)
+        raise Unauthorized(UNKNOWN)
+    digest = key_digest(key)
+    return rt.keys.get(digest) or await _owner(rt, digest, client)
+
+
 async def authenticate(rt: Runtime, request: Request, *, secret_only: bool) -> Caller:
     limiter = rt.limiter
     client = client_address(request.scope)

@@ -32,6 +32,11 @@ def render(event_id: str, type: str, created_at: str, reason: str | None, data: 
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
+def _object_id(data: Mapping[str, Any]) -> str | None:
+    found = data.get("id")
+    return found if isinstance(found, str) and len(found) <= 40 else None
+
+
 async def insert(
     conn: AsyncConnection,
     *,
@@ -56,6 +61,7 @@ async def insert(
             "reason": reason,
             "data": data,
             "body": body,
+            "object_id": _object_id(data),
             "created_at": now,
         },
     )

@@ -144,6 +144,37 @@ async def find_key(conn: AsyncConnection, digest: str) -> KeyOwner | None:
     return KeyOwner(*row) if row else None
 
 
+async def key_id_of(conn: AsyncConnection, digest: str) -> str | None:
+    """The row id of the working key with this digest (the dashboard's sign-in names it)."""
+    query = sa.select(api_keys.c.id).where(
+        api_keys.c.key_digest == digest, api_keys.c.revoked_at.is_(None)
+    )
+    found = (await conn.execute(query)).scalar()
+    return None if found is None else str(found)
+
+
+async def working_secret_key(conn: AsyncConnection, key_id: str) -> KeyOwner | None:
+    """The owner of the secret key with this row id, while it works (not revoked)."""
+    row = (
+        await conn.execute(
+            sa.select(
+                api_keys.c.merchant_id,
+                merchants.c.name,
+                api_keys.c.kind,
+                api_keys.c.livemode,
+                api_keys.c.key_digest,
+            )
+            .join(merchants, merchants.c.id == api_keys.c.merchant_id)
+            .where(
+                api_keys.c.id == key_id,
+                api_keys.c.kind == "secret",
+                api_keys.c.revoked_at.is_(None),
+            )
+        )
+    ).first()
+    return KeyOwner(*row) if row else None
+
+
 async def merchant_exists(conn: AsyncConnection, merchant_id: str) -> bool:
     query = sa.select(merchants.c.id).where(merchants.c.id == merchant_id)
     return (await conn.execute(query)).first() is not None

@@ -156,6 +156,9 @@ payments = sa.Table(
     sa.Column("captured_at", UTCDateTime(), nullable=True),
     sa.Index(None, "merchant_id", "livemode", "created_at"),
     sa.Index(None, "merchant_id", "livemode", "external_order_num"),
+    # The dashboard's filters, newest first (`store.keyset`).
+    sa.Index(None, "merchant_id", "livemode", "status", "created_at"),
+    sa.Index(None, "merchant_id", "livemode", "payment_type", "created_at"),
     sa.Index(None, "customer_id"),
     sa.Index(None, "status", "payment_deadline"),
 )
@@ -237,6 +240,9 @@ events = sa.Table(
     sa.Column("data", JSON, nullable=False),
     # The exact JSON sent to webhooks: the same bytes on every attempt.
     sa.Column("body", sa.Text(), nullable=False),
+    # The id of the object the event is about (`data.id`): a payment's timeline finds its
+    # events by it.
+    sa.Column("object_id", sa.String(40), nullable=True, index=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Index(None, "merchant_id", "livemode", "created_at"),
 )
