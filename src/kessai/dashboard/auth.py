@@ -10,8 +10,9 @@ failed-authentication budget (`api.auth.identify`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -78,6 +79,10 @@ async def viewer(request: Request) -> Viewer:
     return Viewer(
         caller, signed.key_id, pick_locale(request), session.csrf_token(rt.secret, cookie)
     )
+
+
+# What every signed-in route takes: `viewer: CurrentViewer`.
+CurrentViewer = Annotated[Viewer, Depends(viewer)]
 
 
 async def checked_form(request: Request) -> dict[str, str]:

@@ -82,6 +82,7 @@ def environment(locale: str) -> Environment:
     env.filters["money"] = lambda amount, currency: money(amount, currency, locale)
     env.filters["when"] = lambda value: when(value, locale)
     env.globals["locale_names"] = LOCALE_NAMES
+    env.globals["link"] = link  # the pager macro uses it, imported with or without context
     return env
 
 

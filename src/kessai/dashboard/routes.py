@@ -5,11 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.staticfiles import StaticFiles
 
-from kessai.dashboard import account, auth, events, ledger, objects, payments, webhooks
+from kessai.dashboard import (
+    account,
+    auth,
+    events,
+    ledger,
+    objects,
+    payment_actions,
+    payments,
+    webhooks,
+)
 from kessai.dashboard.render import HERE
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, payments, objects, events, webhooks, ledger, account):
+for module in (auth, payments, payment_actions, objects, events, webhooks, ledger, account):
     router.include_router(module.router)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -62,6 +62,11 @@ class KeyCache:
         if len(self._entries) >= self.size:
             self._entries.clear()
         self._entries[digest] = (time.monotonic() + self.ttl, owner)
+
+    def forget(self, digests: Iterable[str]) -> None:
+        """Drop revoked keys: this process refuses them at once (others when they expire)."""
+        for digest in digests:
+            self._entries.pop(digest, None)
 
 
 @dataclass

@@ -6,6 +6,7 @@ import json
 import secrets
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -14,9 +15,10 @@ from kessai.core.times import iso
 from kessai.errors import InvalidParameter, MissingParameter, NotFound
 from kessai.ids import new_id
 from kessai.schemas.requests import ListParams
-from kessai.store import events, rows, webhooks
+from kessai.store import events, keyset, rows, webhooks
 from kessai.store.tables import events as events_table
 from kessai.worker.addresses import Resolver, Unresolvable, system_resolver, vet
+from kessai.worker.signing import sign
 
 ADD_LOOKUP = 3.0  # seconds a name lookup may take when an endpoint is added
 
@@ -153,16 +155,32 @@ async def add_endpoint(
         "deleted_at": None,
     }
     await webhooks.insert_endpoint(conn, values)
-    await events.insert(
-        conn,
-        merchant_id=merchant_id,
-        livemode=livemode,
-        type="ping",
-        data={"webhook_endpoint": values["id"], "url": values["url"]},
-        now=now,
-        only_endpoint=values["id"],
-    )
+    await _ping(conn, values, now)
     return endpoint_view(values, with_secret=True)
+
+
+async def _ping(conn: AsyncConnection, endpoint: Mapping[Any, Any], now: Any) -> str:
+    """Record a `ping` event queued to `endpoint` alone; its id."""
+    return await events.insert(
+        conn,
+        merchant_id=endpoint["merchant_id"],
+        livemode=endpoint["livemode"],
+        type="ping",
+        data={"webhook_endpoint": endpoint["id"], "url": endpoint["url"]},
+        now=now,
+        only_endpoint=endpoint["id"],
+    )
+
+
+async def ping_endpoint(
+    conn: AsyncConnection, endpoint_id: str, merchant_id: str, livemode: bool, now: Any
+) -> str:
+    """Send one of the merchant's endpoints a `ping` through the normal pipeline (the event
+    is recorded and delivered to that endpoint alone, as when it was added); the event id."""
+    found = await webhooks.endpoint(conn, endpoint_id, merchant_id, livemode)
+    if found is None:
+        raise NotFound(f"No webhook endpoint {endpoint_id!r} exists for this merchant and mode.")
+    return await _ping(conn, found, now)
 
 
 async def list_endpoints(
@@ -245,6 +263,113 @@ async def deliveries(
                 ],
                 "next_attempt_at": iso(d["next_attempt_at"]) if d["status"] == "pending" else None,
                 "delivered_at": iso(d["delivered_at"]),
+            }
+            for d in found
+        ],
+    }
+
+
+# --------------------------------------------------------------------------- the dashboard
+
+DELIVERY_STATUSES = ("delivered", "pending", "failed")
+
+
+async def event_page(
+    conn: AsyncConnection,
+    merchant_id: str,
+    livemode: bool,
+    *,
+    event_type: str | None = None,
+    before: str | None = None,
+    after: str | None = None,
+    limit: int = 25,
+) -> tuple[keyset.Page, dict[str, dict[str, int]]]:
+    """A page of the merchant's events, newest first (keyset), and how many of each one's
+    deliveries are delivered, pending and failed (one query for the page)."""
+    if event_type is not None and event_type not in EVENT_TYPES:
+        raise InvalidParameter(f"type must be one of: {', '.join(EVENT_TYPES)}", param="type")
+    t = events_table
+    where = [t.c.merchant_id == merchant_id, t.c.livemode == livemode]
+    if event_type is not None:
+        where.append(t.c.type == event_type)
+    found = await keyset.page(
+        conn,
+        t,
+        where,
+        columns=[t.c.id, t.c.type, t.c.object_id, t.c.created_at],
+        before=before,
+        after=after,
+        limit=limit,
+    )
+    counts = await webhooks.delivery_counts(conn, [r["id"] for r in found.rows])
+    return found, counts
+
+
+def without_user_info(url: str) -> str:
+    """An endpoint's URL as the dashboard shows it: without user info (endpoints added
+    before it was refused may carry a password, sent as basic auth)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def sent_headers(
+    url: str, event_id: str, event_type: str, body: str, secret: str
+) -> list[tuple[str, str]]:
+    """The headers every attempt to an endpoint carries (`worker.delivery.Deliverer._send`);
+    the signature is computed from the secret, which itself is never shown (nor is the
+    password of a URL with user info)."""
+    headers = [
+        ("Content-Type", "application/json"),
+        ("User-Agent", "Komoju-Webhook"),
+        ("X-Komoju-ID", event_id),
+        ("X-Komoju-Event", event_type),
+        ("X-Komoju-Signature", sign(secret, body.encode())),
+    ]
+    if without_user_info(url) != url:
+        headers.append(("Authorization", "Basic ********"))
+    return headers
+
+
+async def event_detail(
+    conn: AsyncConnection, event_id: str, merchant_id: str, livemode: bool
+) -> dict[str, Any]:
+    """One event as the dashboard shows it: its body as sent (and pretty-printed), and every
+    delivery with every attempt and the request's headers."""
+    row = await rows.get(conn, events_table, event_id, merchant_id=merchant_id, livemode=livemode)
+    if row is None:
+        raise NotFound(f"No event {event_id!r} exists for this merchant and mode.")
+    body = row["body"]
+    found = await webhooks.deliveries_with_attempts(conn, event_id)
+    return {
+        "id": row["id"],
+        "type": row["type"],
+        "reason": row["reason"],
+        "object_id": row["object_id"],
+        "created_at": row["created_at"],
+        "body": body,
+        "pretty": json.dumps(json.loads(body), indent=2, ensure_ascii=False),
+        "deliveries": [
+            {
+                "endpoint_id": d["endpoint_id"],
+                "url": without_user_info(d["url"]),
+                "endpoint_removed": d["endpoint_removed_at"] is not None,
+                "status": d["status"],
+                "next_attempt_at": d["next_attempt_at"] if d["status"] == "pending" else None,
+                "delivered_at": d["delivered_at"],
+                "headers": sent_headers(d["url"], row["id"], row["type"], body, d["secret"]),
+                "attempts": [
+                    {
+                        "attempt": a["attempt"],
+                        "at": a["started_at"],
+                        "status_code": a["status_code"],
+                        "latency_ms": a["latency_ms"],
+                        "error": a["error"],
+                        "response": a["response_snippet"],
+                    }
+                    for a in d["attempt_rows"]
+                ],
             }
             for d in found
         ],

@@ -25,13 +25,16 @@ class Page:
     newer: str | None  # the id to ask `after=` for the previous page, if there is one
 
 
-def _position(table: sa.Table, row_id: str, newer: bool) -> sa.ColumnElement[bool]:
-    at = sa.select(table.c.created_at).where(table.c.id == row_id).scalar_subquery()
+def _position(
+    table: sa.Table, row_id: str, newer: bool, column: str = "created_at"
+) -> sa.ColumnElement[bool]:
+    time = table.c[column]
+    at = sa.select(time).where(table.c.id == row_id).scalar_subquery()
+    # The plain bound first (`time <= at`) lets the index seek to the position; the OR alone
+    # would walk every row from the newest (or oldest) to it.
     if newer:
-        return sa.or_(
-            table.c.created_at > at, sa.and_(table.c.created_at == at, table.c.id > row_id)
-        )
-    return sa.or_(table.c.created_at < at, sa.and_(table.c.created_at == at, table.c.id < row_id))
+        return sa.and_(time >= at, sa.or_(time > at, sa.and_(time == at, table.c.id > row_id)))
+    return sa.and_(time <= at, sa.or_(time < at, sa.and_(time == at, table.c.id < row_id)))
 
 
 async def page(
@@ -43,18 +46,21 @@ async def page(
     before: str | None = None,
     after: str | None = None,
     limit: int = 25,
+    time: str = "created_at",
 ) -> Page:
     """One page of `table`'s rows matching `where`, newest first (`before`/`after` as above;
-    an id of another merchant's row or none matches nothing, so it is as good as none)."""
+    an id of another merchant's row or none matches nothing, so it is as good as none).
+    `time`: the column that orders them (`happened_at` for balance transactions)."""
     limit = max(1, min(limit, MAX_LIMIT))
+    at = table.c[time]
     query = sa.select(*(columns or [table])).where(*where)
     if after is not None:
-        query = query.where(_position(table, after, newer=True))
-        query = query.order_by(table.c.created_at.asc(), table.c.id.asc())
+        query = query.where(_position(table, after, newer=True, column=time))
+        query = query.order_by(at.asc(), table.c.id.asc())
     else:
         if before is not None:
-            query = query.where(_position(table, before, newer=False))
-        query = query.order_by(table.c.created_at.desc(), table.c.id.desc())
+            query = query.where(_position(table, before, newer=False, column=time))
+        query = query.order_by(at.desc(), table.c.id.desc())
     rows = list((await conn.execute(query.limit(limit + 1))).mappings())
     more = len(rows) > limit
     rows = rows[:limit]

@@ -104,12 +104,18 @@ async def list_merchants(
 
 
 async def roll_keys(
-    conn: AsyncConnection, merchant_id: str, now: datetime, *, modes: Iterable[bool] = (False,)
+    conn: AsyncConnection,
+    merchant_id: str,
+    now: datetime,
+    *,
+    modes: Iterable[bool] = (False,),
+    only: bool | None = None,
 ) -> dict[bool, dict[str, str]] | None:
     """Revoke every working key of the merchant and issue new ones for the same modes,
     and for `modes` if it had none there; returns {livemode: {kind: key}}, or None if
-    there is no such merchant. The merchant row is locked, so two rolls at once issue one
-    set each in turn, never two working sets."""
+    there is no such merchant. `only` (a mode) rolls that mode's keys alone (the
+    dashboard, signed in to one mode). The merchant row is locked, so two rolls at once
+    issue one set each in turn, never two working sets."""
     locked = (
         await conn.execute(
             sa.select(merchants.c.id).where(merchants.c.id == merchant_id).with_for_update()
@@ -117,11 +123,12 @@ async def roll_keys(
     ).first()
     if locked is None:
         return None
+    working = [api_keys.c.merchant_id == merchant_id, api_keys.c.revoked_at.is_(None)]
+    if only is not None:
+        working.append(api_keys.c.livemode == only)
+        modes = (only,)
     revoked = await conn.execute(
-        api_keys.update()
-        .where(api_keys.c.merchant_id == merchant_id, api_keys.c.revoked_at.is_(None))
-        .values(revoked_at=now)
-        .returning(api_keys.c.livemode)
+        api_keys.update().where(*working).values(revoked_at=now).returning(api_keys.c.livemode)
     )
     issue = sorted({bool(livemode) for (livemode,) in revoked} | set(modes))
     return {livemode: await issue_keys(conn, merchant_id, livemode, now) for livemode in issue}

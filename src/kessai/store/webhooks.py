@@ -93,6 +93,7 @@ async def claim(
             events.c.id.label("event_id"),
             events.c.type,
             events.c.body,
+            events.c.merchant_id,
             D.c.created_at.label("queued_at"),  # the real time, whatever the test clock
             E.c.url,
             E.c.secret,
@@ -219,3 +220,60 @@ async def deliveries_of(conn: AsyncConnection, event_id: str) -> list[dict[str, 
         )
         result.append({**row, "attempt_rows": list(attempts)})
     return result
+
+
+async def endpoint(
+    conn: AsyncConnection, endpoint_id: str, merchant_id: str, livemode: bool
+) -> RowMapping | None:
+    """One of the merchant's current (not removed) endpoints in this mode, or None."""
+    query = sa.select(E).where(
+        E.c.id == endpoint_id,
+        E.c.merchant_id == merchant_id,
+        E.c.livemode == livemode,
+        E.c.deleted_at.is_(None),
+    )
+    return (await conn.execute(query)).mappings().first()
+
+
+async def delivery_counts(conn: AsyncConnection, event_ids: list[str]) -> dict[str, dict[str, int]]:
+    """For each event, how many of its deliveries are in each status: one query for a
+    whole page of events (found through the (event_id, endpoint_id) index)."""
+    if not event_ids:
+        return {}
+    query = (
+        sa.select(D.c.event_id, D.c.status, sa.func.count().label("n"))
+        .where(D.c.event_id.in_(event_ids))
+        .group_by(D.c.event_id, D.c.status)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for row in await conn.execute(query):
+        counts.setdefault(row.event_id, {})[row.status] = int(row.n)
+    return counts
+
+
+async def deliveries_with_attempts(conn: AsyncConnection, event_id: str) -> list[dict[str, Any]]:
+    """The event's deliveries (with their endpoint's URL, secret and removal time) and each
+    one's attempts in order, as `attempt_rows`: two queries whatever the count."""
+    found = (
+        (
+            await conn.execute(
+                sa.select(D, E.c.url, E.c.secret, E.c.deleted_at.label("endpoint_removed_at"))
+                .join(E, E.c.id == D.c.endpoint_id)
+                .where(D.c.event_id == event_id)
+                .order_by(D.c.id)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    by_delivery: dict[int, list[RowMapping]] = {row["id"]: [] for row in found}
+    if by_delivery:
+        a = webhook_attempts
+        attempts = await conn.execute(
+            sa.select(a)
+            .where(a.c.delivery_id.in_(list(by_delivery)))
+            .order_by(a.c.delivery_id, a.c.attempt)
+        )
+        for attempt in attempts.mappings():
+            by_delivery[attempt["delivery_id"]].append(attempt)
+    return [{**row, "attempt_rows": by_delivery[row["id"]]} for row in found]
