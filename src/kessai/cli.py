@@ -1,5 +1,6 @@
 """The `kessai` command: serve, worker, merchant create|list|roll-keys, webhook
-add|list|remove, processor set|show, db upgrade.
+add|list|remove, processor set|show, trigger, events tail, export, import, reset,
+db upgrade.
 
 Expected failures (a bad setting, a store that cannot be reached, a port in use, an unknown
 merchant) print one line to stderr and exit 2; see `kessai.commands`.
@@ -16,9 +17,12 @@ from typing import Any
 
 from kessai.commands import CliError
 from kessai.commands import clock as clock_commands
+from kessai.commands import events_tail as tail_commands
 from kessai.commands import ledger as ledger_commands
 from kessai.commands import merchants as merchant_commands
 from kessai.commands import processors as processor_commands
+from kessai.commands import state as state_commands
+from kessai.commands import trigger as trigger_commands
 from kessai.commands.listen import reserve
 from kessai.commands.store import create_database, in_store, missing_database, store_failures
 from kessai.edge.faults import parse_faults
@@ -191,6 +195,9 @@ def parser() -> argparse.ArgumentParser:
     processor_commands.add_parsers(sub)
     clock_commands.add_parsers(sub)
     ledger_commands.add_parsers(sub)
+    state_commands.add_parsers(sub)
+    trigger_commands.add_parsers(sub)
+    tail_commands.add_parsers(sub)
 
     worker = sub.add_parser("worker", help="deliver webhooks and sweep deadlines (no HTTP)")
     worker.set_defaults(func=cmd_worker)

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kessai.core.times import iso
 from kessai.errors import Forbidden, InvalidParameter
 from kessai.merchant_clock import merchant_time, use_offset
 from kessai.services import (
@@ -49,6 +50,14 @@ SOURCES: tuple[DueWork, ...] = (
     disbursements.DUE,
     settlements.DUE,  # last: a cycle ending at this instant includes what was just done
 )
+# How the log says what each source did (`report`).
+DONE_AS = {
+    "payment deadlines": "payments expired",
+    "subscriptions": "subscription charges made",
+    "chargebacks": "chargebacks moved",
+    "disbursements": "disbursements paid out or failed",
+    "settlements": "settlements made",
+}
 OFFSET_TTL = 1.0
 # The furthest one request may move a clock: steps are run one after another.
 MAX_ADVANCE = timedelta(days=3660)
@@ -105,13 +114,15 @@ async def advance(rt: Runtime, caller: Caller, to: datetime, *, param: str = "no
         )
     merchant_id = caller.merchant_id
     floor = start
+    done = dict.fromkeys((source.name for source in SOURCES), 0)
     while True:
         due = await _next_due(rt, merchant_id, floor)
         step = due if due is not None and due < to else to
         await _set(rt, merchant_id, step)
         for source in SOURCES:
-            await source.run_due(rt, Scope(merchant_id=merchant_id))
+            done[source.name] += await source.run_due(rt, Scope(merchant_id=merchant_id))
         if step >= to:
+            report(f"test clock of {merchant_id} moved to {iso(rt.now())}", done, merchant_id)
             return
         floor = step
 
@@ -150,7 +161,20 @@ async def run_all(rt: Runtime) -> int:
             done += await source.run_due(rt, Scope(real_time_only=True))
         return done
 
-    return sum(await asyncio.gather(*(run(source) for source in SOURCES)))
+    counts = await asyncio.gather(*(run(source) for source in SOURCES))
+    report("swept", {source.name: n for source, n in zip(SOURCES, counts, strict=True)})
+    return sum(counts)
+
+
+def report(what: str, done: dict[str, int], merchant_id: str | None = None) -> None:
+    """One log line for a pass that did something (none for an idle one): how many of
+    each kind of thing (`DONE_AS`)."""
+    did = {name: n for name, n in done.items() if n}
+    if not did:
+        return
+    shown = ", ".join(f"{DONE_AS.get(name, name)}: {n}" for name, n in did.items())
+    extra = {"done": did, **({"merchant_id": merchant_id} if merchant_id else {})}
+    log.info("%s: %s", what, shown, extra=extra)
 
 
 async def run_forever(rt: Runtime, interval: float) -> None:

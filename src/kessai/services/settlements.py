@@ -19,7 +19,6 @@ and stays `pending`; money leaves only by disbursement. Its totals never change.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any
 
@@ -40,7 +39,6 @@ from kessai.store import ledger as ledger_store
 from kessai.store import settlements as store
 from kessai.store.tables import ledger_settings as schedules
 
-log = logging.getLogger("kessai.settlements")
 BATCH = 100
 PENDING = "pending"
 
@@ -118,9 +116,7 @@ async def run_due(rt: Runtime, scope: Scope) -> int:
     while due := await execute.read(rt, due_now):
         for schedule in due:
             made += await execute.write(rt, _settling(rt, schedule))
-    if made:
-        log.info("made %d settlements", made)
-    return made
+    return made  # logged with the rest of the pass's work (`swept: ...`)
 
 
 DUE = DueWork("settlements", next_due, run_due)

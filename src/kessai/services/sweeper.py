@@ -20,7 +20,6 @@ conditional update, so no payment expires twice.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -35,7 +34,6 @@ from kessai.services.runtime import Runtime
 from kessai.store import idempotency
 from kessai.store.tables import payments as table
 
-log = logging.getLogger("kessai.sweeper")
 CASH_TYPES = tuple(slug for slug, t in PAYMENT_TYPES.items() if t.kind == "cash")
 
 
@@ -115,9 +113,7 @@ async def run_due(rt: Runtime, scope: Scope, *, batch: int = 200) -> int:
         total += expired
         if expired < batch:
             break
-    if total:
-        log.info("expired %d overdue payments", total)
-    return total
+    return total  # logged with the rest of the pass (`clocks.report`)
 
 
 DUE = DueWork("payment deadlines", next_due, run_due)

@@ -20,16 +20,18 @@ import asyncio
 import logging
 import os
 import random
+import re
 import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
 from kessai.core.addresses import Refused
+from kessai.core.times import iso
 from kessai.observe import metrics
 from kessai.services import execute
 from kessai.services.runtime import Runtime
@@ -41,6 +43,7 @@ log = logging.getLogger("kessai.webhooks")
 MAX_DELAY = timedelta(hours=6)
 GIVE_UP_AFTER = timedelta(days=3)
 SNIPPET = 500  # bytes of a response body kept with the attempt
+_USER_INFO = re.compile(r"^([^:/?#]+://)[^/?#]*@")
 
 
 def retry_delay(attempt: int, base: float, rand: float) -> timedelta:
@@ -103,6 +106,8 @@ class Deliverer:
         recorded = await self._record(outcomes)
         # Only what committed is counted: an unrecorded attempt is sent (and counted) again.
         metrics.webhook_round([claimed[i] for i in recorded], [outcomes[i] for i in recorded])
+        for i in recorded:
+            log_attempt(claimed[i], outcomes[i])
         return len(claimed)
 
     async def _record(self, outcomes: list[dict[str, Any]]) -> list[int]:
@@ -221,6 +226,55 @@ class Deliverer:
                 attempted = 0
             if attempted < self.batch:
                 await asyncio.sleep(idle)
+
+
+def log_attempt(row: Any, outcome: dict[str, Any]) -> None:
+    """One log line for a recorded attempt: info when delivered, a warning otherwise,
+    with the error (or status) and when the next attempt is (or that there is none)."""
+    status, error = outcome["status_code"], outcome["error"]
+    fields = {
+        "event_id": row["event_id"],
+        "event_type": row["type"],
+        "merchant_id": row["merchant_id"],
+        "endpoint": shown_url(row["url"]),
+        "status_code": status,
+        "latency_ms": outcome["latency_ms"],
+        "attempt": outcome["attempt"],
+    }
+    where = f"event {row['event_id']} ({row['type']}) to {fields['endpoint']}"
+    if outcome["delivered"]:
+        log.info(
+            "webhook delivered: %s: %s in %d ms (attempt %d)",
+            where,
+            status,
+            outcome["latency_ms"],
+            outcome["attempt"],
+            extra=fields,
+        )
+        return
+    following = outcome["next_attempt_at"]
+    then = f"next attempt at {iso(following)}" if following is not None else "giving up"
+    log.warning(
+        "webhook not delivered: %s: %s after %d ms (attempt %d); %s",
+        where,
+        f"status {status}" if status is not None else error,
+        outcome["latency_ms"],
+        outcome["attempt"],
+        then,
+        extra={**fields, "error": error, "next_attempt_at": iso(following)},
+    )
+
+
+def shown_url(url: str) -> str:
+    """An endpoint's URL as logs and tails show it: without user info (endpoints added
+    before it was refused may carry a password)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not parseable (a bracket left open): drop anything before an @
+        return _USER_INFO.sub(r"\1", url)
+    if parts.username is None and parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def pinned(
