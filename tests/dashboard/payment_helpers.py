@@ -15,7 +15,21 @@ NEWER = re.compile(r'<a rel="prev" href="([^"]+)"')
 PROBLEM = re.compile(r'data-testid="problem">([^<]*)<')
 NOTICE = re.compile(r'data-testid="notice">([^<]*)<')
 ENTRY = re.compile(r'<tr data-testid="entry" data-kind="([a-z_]+)">(.*?)</tr>', re.S)
+CALL = re.compile(r'<tr data-testid="call" data-kind="([a-z_]+)">', re.S)
 JAPAN = ZoneInfo("Asia/Tokyo")
+
+
+def nonce_of(html: str, action: str) -> str:
+    """The nonce of the page's `action` form (each rendered form has its own)."""
+    form = html[html.index(f'data-testid="{action}-form"') :].split("</form>")[0]
+    found = re.search(r'name="nonce" value="([0-9a-f]+)"', form)
+    assert found is not None, f"the {action} form has no nonce"
+    return found.group(1)
+
+
+def calls(html: str) -> list[str]:
+    """The kinds of the page's processor calls, oldest first."""
+    return CALL.findall(html)
 
 
 def ids_on(html: str) -> list[str]:

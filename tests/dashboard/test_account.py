@@ -48,10 +48,16 @@ def test_the_keys_page_shows_hints_never_keys(server: Server) -> None:
     with contextlib.closing(sign_in(shop)) as dash:
         page = dash.get("/dashboard/keys")
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
-    for key in (shop.secret_key, shop.publishable_key, shop.live_secret_key):
-        assert key is not None
+    for key in (shop.secret_key, shop.publishable_key):
         assert hint(key) in page.text and key not in page.text and key[8:-4] not in page.text
     assert hint(other.secret_key) not in page.text
+    # A test-mode session never sees the live keys (nor a live one the test keys).
+    assert shop.live_secret_key is not None
+    assert hint(shop.live_secret_key) not in page.text
+    with contextlib.closing(sign_in(shop, key=shop.live_secret_key)) as live:
+        shown = live.get("/dashboard/keys")
+    assert shown.status_code == 200 and hint(shop.live_secret_key) in shown.text
+    assert hint(shop.secret_key) not in shown.text and hint(shop.publishable_key) not in shown.text
 
 
 def test_a_roll_needs_the_confirmation_box(server: Server) -> None:

@@ -5,20 +5,22 @@ token changes nothing."""
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Iterator
 from contextlib import closing
 from html import unescape
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
 
-from kessai.dashboard import amounts
 from kessai.services import timeline
 from tests.api.helpers import authorized_payment, cash_details, create_payment, get_payment
 from tests.conftest import Merchant, Server
 from tests.dashboard.helpers import csrf_of, sign_in
-from tests.dashboard.payment_helpers import entries, notice_of, problem_of
+from tests.dashboard.payment_helpers import entries, nonce_of, notice_of, problem_of
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +41,18 @@ def dash(shop: Merchant) -> Iterator[httpx.Client]:
 
 
 def act(dash: httpx.Client, payment_id: str, action: str, **fields: Any) -> httpx.Response:
-    """Press one of the payment page's buttons (with the page's CSRF token)."""
+    """Press one of the payment page's buttons (with the page's CSRF token and the form's
+    nonce)."""
     page = dash.get(f"/dashboard/payments/{payment_id}")
     assert page.status_code == 200, page.text[:2000]
     assert f'action="/dashboard/payments/{payment_id}/{action}"' in page.text, action
-    return dash.post(
-        f"/dashboard/payments/{payment_id}/{action}", data={"csrf": csrf_of(page.text), **fields}
-    )
+    data = {"csrf": csrf_of(page.text), "nonce": nonce_of(page.text, action), **fields}
+    return dash.post(f"/dashboard/payments/{payment_id}/{action}", data=data)
+
+
+def fresh() -> str:
+    """A nonce no page rendered (a stale form's, or a hand-made post's)."""
+    return secrets.token_hex(16)
 
 
 def done(dash: httpx.Client, resp: httpx.Response, payment_id: str, notice: str) -> str:
@@ -165,7 +172,8 @@ def test_an_action_its_state_refuses_is_422(dash: httpx.Client, api: httpx.Clien
     page = dash.get(f"/dashboard/payments/{payment['id']}")
     assert 'data-testid="cancel-form"' not in page.text
     resp = dash.post(
-        f"/dashboard/payments/{payment['id']}/cancel", data={"csrf": csrf_of(page.text)}
+        f"/dashboard/payments/{payment['id']}/cancel",
+        data={"csrf": csrf_of(page.text), "nonce": fresh()},
     )
     assert resp.status_code == 422
     assert "Only a pending or authorized payment can be cancelled" in problem_of(resp.text)
@@ -195,7 +203,7 @@ def test_open_a_chargeback(dash: httpx.Client, api: httpx.Client) -> None:
     assert "The cardholder says the goods or services were not received." in unescape(html)
     assert 'data-testid="chargeback-form"' not in html and 'data-testid="refund-form"' not in html
     again = dash.post(f"/dashboard/payments/{payment['id']}/chargeback",
-                      data={"csrf": csrf_of(html), "outcome": "won"})  # fmt: skip
+                      data={"csrf": csrf_of(html), "nonce": fresh(), "outcome": "won"})  # fmt: skip
     assert again.status_code == 422 and "already disputed" in problem_of(again.text)
 
 
@@ -230,7 +238,9 @@ def test_another_sign_ins_token_is_refused(
     payment = authorized_payment(api)
     with closing(sign_in(shop)) as other:
         token = csrf_of(other.get("/dashboard/payments").text)
-    resp = dash.post(f"/dashboard/payments/{payment['id']}/cancel", data={"csrf": token})
+    resp = dash.post(
+        f"/dashboard/payments/{payment['id']}/cancel", data={"csrf": token, "nonce": fresh()}
+    )
     assert resp.status_code == 403
     assert get_payment(api, payment["id"])["status"] == "authorized"
 
@@ -242,7 +252,7 @@ def test_another_merchants_payment_is_404(server: Server, api: httpx.Client) -> 
         token = csrf_of(client.get("/dashboard/payments").text)
         for action in ("capture", "refund", "cancel", "simulate", "chargeback"):
             resp = client.post(f"/dashboard/payments/{payment['id']}/{action}",
-                               data={"csrf": token, "amount": "100"})  # fmt: skip
+                               data={"csrf": token, "nonce": fresh(), "amount": "100"})  # fmt: skip
             assert resp.status_code == 404, (action, resp.status_code, resp.text[:500])
     assert get_payment(api, payment["id"])["status"] == "authorized"
 
@@ -254,7 +264,8 @@ def test_live_mode_cannot_act_on_test_payments(shop: Merchant, api: httpx.Client
         token = csrf_of(client.get("/dashboard/payments").text)
         for action in ("refund", "chargeback"):
             resp = client.post(f"/dashboard/payments/{payment['id']}/{action}",
-                               data={"csrf": token, "amount": "100", "outcome": "won"})  # fmt: skip
+                               data={"csrf": token, "nonce": fresh(), "amount": "100",
+                                     "outcome": "won"})  # fmt: skip
             assert resp.status_code == 404, (action, resp.status_code)
     assert get_payment(api, payment["id"])["amount_refunded"] == 0
 
@@ -275,25 +286,81 @@ def test_test_mode_tools_are_offered_in_test_mode_only() -> None:
     assert timeline.actions({**card, "amount_disputed": 1000}, {"id": "x"}) == set()
 
 
-@pytest.mark.parametrize(
-    ("typed", "currency", "minor"),
-    [
-        ("1000", "JPY", 1000),
-        ("１，０００", "JPY", 1000),
-        (" 10.50 ", "USD", 1050),
-        ("10.5", "USD", 1050),
-        ("10", "USD", 1000),
-        ("0.01", "EUR", 1),
-        ("12345678901.23", "USD", 1234567890123),
-        ("500", "KRW", 500),
-        ("", "JPY", None),
-    ],
-)
-def test_amounts_are_read_exactly(typed: str, currency: str, minor: int | None) -> None:
-    read = amounts.parse(
-        typed, currency, field="amount", label="Amount", locale="en", required=False
+def test_a_form_sent_twice_acts_once(dash: httpx.Client, api: httpx.Client) -> None:
+    payment = create_payment(api, amount=1000)
+    path = f"/dashboard/payments/{payment['id']}"
+    page = dash.get(path).text
+    form = {"csrf": csrf_of(page), "nonce": nonce_of(page, "refund"), "amount": "300"}
+    for _ in range(2):  # a double click: the second gets the first's outcome
+        resp = dash.post(f"{path}/refund", data=form)
+        assert resp.status_code == 303, resp.text[:2000]
+        assert resp.headers["location"] == f"{path}?notice=refunded"
+    after = get_payment(api, payment["id"])
+    assert after["amount_refunded"] == 300 and len(after["refunds"]) == 1, after
+    other = dash.post(f"{path}/refund", data={**form, "amount": "200"})  # same form, new value
+    assert other.status_code == 422
+    assert "already sent with other values" in problem_of(other.text)
+    assert get_payment(api, payment["id"])["amount_refunded"] == 300
+    again = dash.post(f"{path}/refund", data={**form, "nonce": nonce_of(dash.get(path).text,
+                                                                        "refund")})  # fmt: skip
+    assert again.status_code == 303  # a new form is a new refund
+    assert get_payment(api, payment["id"])["amount_refunded"] == 600
+
+
+def test_every_action_form_is_idempotent(dash: httpx.Client, api: httpx.Client) -> None:
+    card = create_payment(api, amount=1500)
+    page = dash.get(f"/dashboard/payments/{card['id']}").text
+    form = {"csrf": csrf_of(page), "nonce": nonce_of(page, "chargeback"), "outcome": "won"}
+    for _ in range(2):
+        resp = dash.post(f"/dashboard/payments/{card['id']}/chargeback", data=form)
+        assert resp.headers.get("location", "").endswith("?notice=charged_back"), resp.text[:2000]
+    found = api.get("/chargeback_requests", params={"payment_id": card["id"]}).json()["data"]
+    assert len(found) == 1, found
+    held = authorized_payment(api, amount=700)
+    page = dash.get(f"/dashboard/payments/{held['id']}").text
+    form = {"csrf": csrf_of(page), "nonce": nonce_of(page, "capture"), "amount": "700"}
+    for _ in range(2):
+        resp = dash.post(f"/dashboard/payments/{held['id']}/capture", data=form)
+        assert resp.headers.get("location", "").endswith("?notice=captured"), resp.text[:2000]
+    assert get_payment(api, held["id"])["status"] == "captured"
+
+
+def test_a_refusal_is_replayed_too(dash: httpx.Client, api: httpx.Client) -> None:
+    payment = create_payment(api, amount=1000)
+    path = f"/dashboard/payments/{payment['id']}"
+    page = dash.get(path).text
+    form = {"csrf": csrf_of(page), "nonce": nonce_of(page, "refund"), "amount": "1001"}
+    for _ in range(2):
+        resp = dash.post(f"{path}/refund", data=form)
+        assert resp.status_code == 422
+        assert "what is left to refund (1000)" in problem_of(resp.text)
+    assert get_payment(api, payment["id"])["amount_refunded"] == 0
+
+
+def test_a_form_without_its_nonce_changes_nothing(dash: httpx.Client, api: httpx.Client) -> None:
+    payment = create_payment(api, amount=1000)
+    path = f"/dashboard/payments/{payment['id']}"
+    token = csrf_of(dash.get(path).text)
+    for nonce in (None, "", "x" * 32, "<b>"):
+        data = {"csrf": token, "amount": "100", **({} if nonce is None else {"nonce": nonce})}
+        resp = dash.post(f"{path}/refund", data=data)
+        assert resp.status_code == 422, (nonce, resp.status_code)
+        assert "Reload the page" in problem_of(resp.text)
+    assert get_payment(api, payment["id"])["amount_refunded"] == 0
+
+
+def test_a_refused_action_links_back_to_its_page(dash: httpx.Client, api: httpx.Client) -> None:
+    payment = create_payment(api, amount=1000)
+    path = f"/dashboard/payments/{payment['id']}"
+    refused = act(dash, payment["id"], "refund", amount="0")
+    assert refused.status_code == 422
+    nexts = [unescape(n) for n in re.findall(r'/dashboard/locale/[a-z]{2}\?next=([^"]+)"',
+                                               refused.text)]  # fmt: skip
+    assert nexts and all(unquote(n) == path for n in nexts), nexts
+    elsewhere = {"Referer": "https://elsewhere.example/dashboard/keys"}
+    forbidden = dash.post(
+        f"{path}/refund", data={"csrf": "0" * 64, "amount": "1"}, headers=elsewhere
     )
-    assert read == minor
-    if minor is not None:
-        assert amounts.parse(amounts.shown(minor, currency), currency, field="amount",
-                             label="Amount", locale="en", required=True) == minor  # fmt: skip
+    assert forbidden.status_code == 403
+    assert f'<a href="{path}">' in forbidden.text, forbidden.text[:3000]
+    assert dash.get(path).status_code == 200  # where it points is a page

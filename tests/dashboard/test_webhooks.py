@@ -31,13 +31,48 @@ __all__ = ["receiver"]  # the fixture
 PAGE = "/dashboard/webhooks"
 
 
-def add(dash: httpx.Client, url: str, *types: str) -> httpx.Response:
+NONCE = re.compile(r'name="nonce" value="([0-9a-f]{32})"')
+
+
+def form_data(dash: httpx.Client, url: str, *types: str) -> dict[str, str | list[str]]:
+    """What the add form on a freshly loaded page submits."""
     form = dash.get(PAGE)
     assert form.status_code == 200, form.text
-    data: dict[str, str | list[str]] = {"csrf": csrf_of(form.text), "url": url}
+    nonce = NONCE.search(form.text)
+    assert nonce is not None, "the add form carries no nonce"
+    data: dict[str, str | list[str]] = {
+        "csrf": csrf_of(form.text),
+        "nonce": nonce.group(1),
+        "url": url,
+    }
     if types:
         data["event_types"] = list(types)
-    return dash.post(PAGE, data=data)
+    return data
+
+
+def add(dash: httpx.Client, url: str, *types: str) -> httpx.Response:
+    return dash.post(PAGE, data=form_data(dash, url, *types))
+
+
+def test_submitting_the_same_form_again_adds_no_second_endpoint(
+    server: Server, receiver: Receiver
+) -> None:
+    shop = server.merchant("Webhooks Reload Shop")
+    secret = re.compile(r'data-testid="secret">([0-9a-f]{64})<')
+    with signed_in(shop) as dash:
+        data = form_data(dash, receiver.url)
+        first = dash.post(PAGE, data=data)
+        again = dash.post(PAGE, data=data)  # the browser's reload of the answer
+        assert first.status_code == again.status_code == 200, again.text
+        shown = [secret.search(r.text) for r in (first, again)]
+        assert shown[0] is not None and shown[1] is not None
+        assert shown[0].group(1) == shown[1].group(1)  # the same endpoint, shown again
+        assert len(endpoints(shop)) == 1
+        # A form loaded afresh adds another; a forged nonce adds nothing.
+        assert add(dash, f"{receiver.base}/second").status_code == 200
+        forged = dash.post(PAGE, data={**form_data(dash, receiver.url), "nonce": "x"})
+        assert forged.status_code == 422 and not by_testid(forged.text, "added")
+        assert len(endpoints(shop)) == 2
 
 
 def test_add_shows_the_secret_once_and_pings_the_endpoint(

@@ -38,6 +38,8 @@ async def test_roll_keys_revokes_the_old_keys_and_lists_the_new(db: Database) ->
         rolled = await merchants.roll_keys(conn, shop, NOW)
         assert await merchants.roll_keys(conn, "nosuchmerchant", NOW) is None
     assert rolled is not None and list(rolled) == [False]  # test mode, as before
+    # The digests the roll revoked (what a server drops from its key cache), and only those.
+    assert sorted(rolled.revoked) == sorted(key_digest(k) for k in old.values())
     new = rolled[False]
     async with db.transaction(write=False) as conn:
         for key in old.values():

@@ -10,6 +10,9 @@ awaiting the customer. A partly refunded payment stays `captured`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 PENDING = "pending"
 AUTHORIZED = "authorized"
 CAPTURED = "captured"
@@ -36,3 +39,14 @@ SUCCESSFUL = frozenset({AUTHORIZED, CAPTURED, REFUNDED, CANCELLED, EXPIRED})
 
 def can_move(current: str, new: str) -> bool:
     return new in MOVES[current]
+
+
+def left_to_refund(payment: Mapping[Any, Any]) -> int:
+    """What a refund of this card or wallet payment may still take: what was captured (and
+    its tax), less what was refunded and what a refund under way holds."""
+    return int(
+        payment["amount_captured"]
+        + payment["tax"]
+        - payment["amount_refunded"]
+        - payment["refund_reserved"]
+    )

@@ -3,7 +3,8 @@
 JPY (and every currency without a minor unit) takes whole numbers; a currency with
 decimals takes its major unit ("10.50" USD is 1050), converted with `Decimal`, never a
 float. Full-width digits and grouping commas are accepted ("１,０００"); a sign, zero, a
-non-number or more decimals than the currency has are refused, naming the field.
+non-number (other scripts' digits included) or more decimals than the currency has are
+refused, naming the field.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from kessai.core.money import MAX_AMOUNT, exponent
 from kessai.dashboard.render import gettext
 from kessai.errors import InvalidParameter
 
-NUMBER = re.compile(r"(\d+)(?:\.(\d+))?")
+# ASCII digits only (after NFKC, which folds full-width ones): "٣" or "३" is not a 3.
+NUMBER = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
 
 
 def example(currency: str) -> str:

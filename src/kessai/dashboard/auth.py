@@ -2,9 +2,11 @@
 
 `viewer` (a dependency) is the signed-in merchant and mode, with the page's locale and the
 CSRF token for its forms; a request without a working sign-in is sent to the sign-in page
-(`SignInNeeded`, a 303). `checked_form` reads a POST's form and refuses it (403) unless it
-carries this sign-in's CSRF token. Signing in goes through the API's key lookup, cache and
-failed-authentication budget (`api.auth.identify`).
+(`SignInNeeded`, a 303): none, a rolled key, or a cookie issued before the key's last
+sign-out. `checked_form` reads a POST's form and refuses it (403) unless it carries this
+sign-in's CSRF token. Signing in goes through the API's key lookup, cache and
+failed-authentication budget (`api.auth.identify`); every POST counts against the signed-in
+key's rate limit, as an API request with the key does (`Limiter.key`).
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from kessai.hosted import csrf
 from kessai.hosted.pages import form_of
 from kessai.ids import key_digest
 from kessai.observe import context
-from kessai.services import clocks, execute
+from kessai.services import clocks, execute, keys
 from kessai.services.runtime import Caller, Runtime, utcnow
+from kessai.store import keys as key_rows
 from kessai.store import merchants
 
 router = APIRouter()
@@ -41,7 +44,7 @@ class SignInNeeded(Exception):
 @dataclass(frozen=True)
 class Viewer:
     caller: Caller  # the merchant and mode the signed-in secret key speaks for
-    key_id: str
+    key_id: str  # the secret key's row (`api_keys.id`): what signing out marks
     locale: str
     csrf_token: str
 
@@ -70,10 +73,17 @@ async def viewer(request: Request) -> Viewer:
     signed = session.read(rt.secret, cookie, utcnow())
     if signed is None or cookie is None:
         raise SignInNeeded()
-    owner = await execute.read(rt, lambda conn: merchants.working_secret_key(conn, signed.key_id))
-    if owner is None:  # the key was rolled: every session it opened is over
+    found = await execute.read(rt, lambda conn: key_rows.secret_key(conn, signed.key_id))
+    if found is None:  # the key was rolled: every session it opened is over
         raise SignInNeeded()
+    if found.signed_out_at is not None and signed.issued_by(found.signed_out_at):
+        raise SignInNeeded()  # signed out since this cookie was issued
+    owner = found.owner
     context.note_merchant(owner.merchant_id, owner.livemode)
+    limiter = rt.limiter
+    if limiter is not None and request.method == "POST":  # what can call a processor
+        client = client_address(request.scope)
+        await limiter.key(owner.key_digest, card=False, live=owner.livemode, client=client)
     await clocks.enter(rt, owner.merchant_id, owner.livemode)
     caller = Caller(owner.merchant_id, owner.merchant_name, owner.livemode, owner.kind)
     return Viewer(
@@ -160,8 +170,11 @@ async def login(request: Request) -> Response:
 
 
 @router.post("/dashboard/logout")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, who: CurrentViewer) -> Response:
     await checked_form(request)
+    # Server-side: every cookie of this key issued until now stops working (a copied one
+    # too), not just this browser's, which is deleted as well.
+    await keys.sign_out(runtime(request), who.key_id)
     response = see_other(LOGIN)
     response.delete_cookie(session.COOKIE, path="/dashboard")
     return response

@@ -7,19 +7,18 @@ to every current endpoint that takes it, as `POST /kessai/v1/events/{id}/redeliv
 
 from __future__ import annotations
 
-import re
-
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kessai.core import rules
 from kessai.dashboard.auth import CurrentViewer, checked_form, runtime, see_other
+from kessai.dashboard.lists import cursor
 from kessai.dashboard.render import gettext, show
 from kessai.errors import NotFound
 from kessai.services import execute, webhooks
 
 router = APIRouter()
-ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 # What a `?notice=` after an action says (translated in locale/*/events.po).
 NOTICES = {
@@ -29,26 +28,21 @@ NOTICES = {
 }
 
 
-def _cursor(value: str | None) -> str | None:
-    """A pager position: an id, or nothing (a malformed one shows the newest page)."""
-    return value if value is not None and ID.fullmatch(value) else None
-
-
 def _notice(request: Request, locale: str) -> str | None:
     found = NOTICES.get(request.query_params.get("notice", ""))
     return gettext(locale, found) if found else None
 
 
 def _event_id(event_id: str) -> str:
-    if not ID.fullmatch(event_id):
+    if not rules.is_id(event_id):
         raise NotFound("No such event.")
     return event_id
 
 
 @router.get("/dashboard/events")
 async def list_events(request: Request, who: CurrentViewer) -> Response:
-    query = request.query_params
-    event_type = query.get("type") or None
+    event_type = request.query_params.get("type") or None
+    position = cursor(request)
     page, counts = await execute.read(
         runtime(request),
         lambda conn: webhooks.event_page(
@@ -56,8 +50,8 @@ async def list_events(request: Request, who: CurrentViewer) -> Response:
             who.merchant_id,
             who.livemode,
             event_type=event_type,
-            before=_cursor(query.get("before")),
-            after=_cursor(query.get("after")),
+            before=position.before,
+            after=position.after,
         ),
     )
     return show(

@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from kessai.core import rules
 from kessai.dashboard.auth import CurrentViewer, runtime
+from kessai.dashboard.lists import cursor
 from kessai.dashboard.render import show
 from kessai.errors import NotFound
 from kessai.hosted.pages import SECURITY_HEADERS
@@ -78,15 +79,6 @@ def lines(body: Mapping[str, Any], totals: tuple[tuple[str, str], ...]) -> list[
     ]
 
 
-def cursor(request: Request) -> dict[str, str | None]:
-    """`before`/`after` from the query; a malformed one is ignored (the newest page)."""
-    found: dict[str, str | None] = {}
-    for name in ("before", "after"):
-        value = request.query_params.get(name, "")
-        found[name] = value if rules.is_id(value) else None
-    return found
-
-
 def settlement_id_of(value: str) -> str:
     if not rules.is_id(value):
         raise NotFound(f"No settlement {value!r} exists for this merchant and mode.")
@@ -111,7 +103,12 @@ async def balance_page(request: Request, who: CurrentViewer) -> Response:
         page = None
         if currency is not None:
             page = await ledger_pages.transactions(
-                conn, caller.merchant_id, caller.livemode, currency, **at
+                conn,
+                caller.merchant_id,
+                caller.livemode,
+                currency,
+                before=at.before,
+                after=at.after,
             )
         return {"held": held, "balances": shown, "currency": currency, "page": page}
 
@@ -137,7 +134,9 @@ async def settlement_list(request: Request, who: CurrentViewer) -> Response:
     caller = who.caller
     found = await execute.read(
         runtime(request),
-        lambda conn: ledger_pages.settlement_page(conn, caller.merchant_id, caller.livemode, **at),
+        lambda conn: ledger_pages.settlement_page(
+            conn, caller.merchant_id, caller.livemode, before=at.before, after=at.after
+        ),
     )
     return show(
         request, who, "settlements.html", page=found, settlement_statuses=SETTLEMENT_STATUSES
@@ -159,7 +158,8 @@ async def settlement_detail(request: Request, settlement_id: str, who: CurrentVi
             caller.livemode,
             row["currency"],
             settlement_id=settlement_id,
-            **at,
+            before=at.before,
+            after=at.after,
         )
         return {"row": row, "page": page}
 

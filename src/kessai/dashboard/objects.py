@@ -20,16 +20,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kessai.core import rules
-from kessai.core.payment_types import PAYMENT_TYPES
 from kessai.core.sessions import PENDING, is_expired
 from kessai.dashboard.auth import CurrentViewer, Viewer, runtime
+from kessai.dashboard.labels import brand_name, type_name
+from kessai.dashboard.lists import cursor
 from kessai.dashboard.render import gettext, show
 from kessai.errors import InvalidParameter, NotFound
-from kessai.hosted.checkout import BRAND_NAMES
 from kessai.schemas import resources
 from kessai.services import execute, sessions, subscription_charges, subscriptions
 from kessai.store import keyset, object_lists
-from kessai.store.object_lists import Cursor, Scope
+from kessai.store.keyset import Cursor
+from kessai.store.object_lists import Scope
 
 router = APIRouter()
 SEARCH_MAX = 255
@@ -43,15 +44,6 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 def scope_of(who: Viewer) -> Scope:
     return Scope(who.merchant_id, who.livemode)
-
-
-def cursor_of(request: Request) -> Cursor:
-    """`before`/`after` from the query; a malformed one is ignored (the newest page)."""
-    found = {}
-    for name in ("before", "after"):
-        value = request.query_params.get(name, "")
-        found[name] = value if rules.is_id(value) else None
-    return Cursor(**found)
 
 
 def status_of(request: Request, allowed: tuple[str, ...], message: str) -> str | None:
@@ -103,15 +95,6 @@ def session_state(row: Mapping[Any, Any], now: datetime) -> str:
     return status
 
 
-def type_name(slug: str, locale: str) -> str:
-    known = PAYMENT_TYPES.get(slug)
-    return getattr(known, f"name_{locale}", slug) if known is not None else slug
-
-
-def brand_name(slug: Any) -> str:
-    return BRAND_NAMES.get(str(slug), str(slug or "").upper())
-
-
 def pretty(value: Any) -> str:
     return json.dumps(value or {}, ensure_ascii=False, indent=2, sort_keys=True)
 
@@ -128,12 +111,12 @@ async def session_list(request: Request, who: CurrentViewer) -> Response:
         search = search_of(request)
     except InvalidParameter as exc:
         return refused(request, who, "sessions.html", exc, rows=[], statuses=statuses)
-    cursor = cursor_of(request)
+    position = cursor(request)
     now = rt.now()
     found = await execute.read(
         rt,
         lambda conn: object_lists.session_page(
-            conn, scope_of(who), cursor, now=now, status=status, search=search
+            conn, scope_of(who), position, now=now, status=status, search=search
         ),
     )
     rows = [{**row, "state": session_state(row, now)} for row in found.rows]
@@ -196,9 +179,9 @@ async def customer_list(request: Request, who: CurrentViewer) -> Response:
         search = search_of(request)
     except InvalidParameter as exc:
         return refused(request, who, "customers.html", exc)
-    cursor = cursor_of(request)
+    position = cursor(request)
     found = await execute.read(
-        rt, lambda conn: object_lists.customer_page(conn, scope_of(who), cursor, search=search)
+        rt, lambda conn: object_lists.customer_page(conn, scope_of(who), position, search=search)
     )
     return show(request, who, "customers.html", page=found, search=search or "", brand=brand_name)
 
@@ -207,14 +190,14 @@ async def customer_list(request: Request, who: CurrentViewer) -> Response:
 async def customer_detail(request: Request, customer_id: str, who: CurrentViewer) -> Response:
     rt = runtime(request)
     checked_id(customer_id, "customer")
-    cursor = cursor_of(request)
+    position = cursor(request)
     scope = scope_of(who)
 
     async def read(conn: AsyncConnection) -> dict[str, Any]:
         row = await object_lists.customer(conn, scope, customer_id)
         if row is None:
             raise NotFound(f"No customer {customer_id!r} exists for this merchant and mode.")
-        paid = await object_lists.payment_page(conn, scope, cursor, customer_id=customer_id)
+        paid = await object_lists.payment_page(conn, scope, position, customer_id=customer_id)
         subscribed = await object_lists.subscriptions_of(conn, scope, customer_id)
         return {"row": row, "payments": paid, "subscriptions": subscribed.rows}
 
@@ -245,10 +228,10 @@ async def subscription_list(request: Request, who: CurrentViewer) -> Response:
         status = status_of(request, statuses, SUBSCRIPTION_STATUS_ERROR)
     except InvalidParameter as exc:
         return refused(request, who, "subscriptions.html", exc, items=[], statuses=statuses)
-    cursor = cursor_of(request)
+    position = cursor(request)
 
     async def read(conn: AsyncConnection) -> tuple[Any, list[Any]]:
-        found = await object_lists.subscription_page(conn, scope_of(who), cursor, status=status)
+        found = await object_lists.subscription_page(conn, scope_of(who), position, status=status)
         return found, await subscription_charges.views(conn, found.rows)
 
     found, views = await execute.read(rt, read)
@@ -269,12 +252,12 @@ async def subscription_detail(
 ) -> Response:
     rt = runtime(request)
     checked_id(subscription_id, "subscription")
-    cursor = cursor_of(request)
+    position = cursor(request)
 
     async def read(conn: AsyncConnection) -> tuple[Any, Any]:
         view = await subscriptions.get(conn, who.caller, subscription_id)
         charges = await object_lists.payment_page(
-            conn, scope_of(who), cursor, subscription_id=subscription_id
+            conn, scope_of(who), position, subscription_id=subscription_id
         )
         return view, charges
 

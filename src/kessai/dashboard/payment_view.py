@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kessai.core.payment_types import PAYMENT_TYPES, STORE_NAMES
+from kessai.core.payment_types import STORE_NAMES
 from kessai.core.payments import CAPTURED, REFUNDED
+from kessai.dashboard.labels import brand_name, type_name
 from kessai.dashboard.render import gettext
-from kessai.hosted.checkout import BRAND_NAMES
 from kessai.services import timeline
 
 # The payment details' fields with a name of their own (others show their API name). The
@@ -37,19 +37,12 @@ DETAIL_LABELS = {
 CARD_FIELDS = ("brand", "last_four_digits", "month", "year")
 
 
-def type_name(slug: str, locale: str) -> str:
-    found = PAYMENT_TYPES.get(slug)
-    if found is None:
-        return slug
-    return {"ja": found.name_ja, "ko": found.name_ko}.get(locale, found.name_en)
-
-
 def card_of(row: Any) -> str | None:
     """'VISA •••• 4242' for a card payment (its brand and last four digits only)."""
     details = row["payment_details"] or {}
     if row["payment_type"] != "credit_card" or not details.get("last_four_digits"):
         return None
-    brand = BRAND_NAMES.get(str(details.get("brand")), str(details.get("brand") or "").upper())
+    brand = brand_name(details.get("brand"))
     return f"{brand} •••• {details['last_four_digits']}".strip()
 
 
@@ -108,7 +101,6 @@ ENTRY_LABELS = {
     "event": "Event",
     "refund": "Refund",
     "refund_request": "Bank refund request",
-    "operation": "Processor request",
     "chargeback:created": "Chargeback opened",
     "chargeback:accepted": "Chargeback accepted",
     "chargeback:defended": "Chargeback defended",
@@ -123,13 +115,17 @@ ENTRY_LABELS = {
 }
 
 
-def _note(e: timeline.Entry, locale: str) -> str | None:
-    """A refund's description as typed; an operation's outcome or a request's status
-    translated ("declined: card_declined" keeps its code)."""
-    if e.note is None or e.kind not in ("operation", "refund_request"):
-        return e.note
-    head, _, code = e.note.partition(": ")
+def _translated(note: str, locale: str) -> str:
+    """A status or an outcome translated ("declined: card_declined" keeps its code)."""
+    head, _, code = note.partition(": ")
     return gettext(locale, head) + (f": {code}" if code else "")
+
+
+def _note(e: timeline.Entry, locale: str) -> str | None:
+    """A refund's description as typed; a bank refund request's status translated."""
+    if e.note is None or e.kind != "refund_request":
+        return e.note
+    return _translated(e.note, locale)
 
 
 def timeline_rows(entries: list[timeline.Entry], locale: str) -> list[dict[str, Any]]:
@@ -142,7 +138,7 @@ def timeline_rows(entries: list[timeline.Entry], locale: str) -> list[dict[str, 
                 "at": e.at,
                 "kind": e.kind,
                 "label": gettext(locale, label),
-                "code": e.what if e.kind in ("event", "operation") else None,
+                "code": e.what if e.kind == "event" else None,
                 "link": f"/dashboard/events/{e.ref}" if e.kind == "event" else None,
                 "ref": e.ref,
                 "amount": e.amount,
@@ -150,3 +146,17 @@ def timeline_rows(entries: list[timeline.Entry], locale: str) -> list[dict[str, 
             }
         )
     return found
+
+
+def processor_rows(calls: list[timeline.Call], locale: str) -> list[dict[str, Any]]:
+    """The processor calls, oldest first, at the real time they were made."""
+    return [
+        {
+            "at": c.at,
+            "kind": c.kind,
+            "ref": c.ref,
+            "amount": c.amount,
+            "outcome": _translated(c.outcome, locale),
+        }
+        for c in calls
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -20,15 +21,18 @@ from kessai.core.payments import STATUSES
 from kessai.dashboard import amounts
 from kessai.dashboard import payment_view as view
 from kessai.dashboard.auth import CurrentViewer, Viewer, runtime
+from kessai.dashboard.labels import type_name
+from kessai.dashboard.lists import cursor
 from kessai.dashboard.render import gettext, show
 from kessai.errors import InvalidParameter, NotFound
 from kessai.schemas.chargebacks import OUTCOMES, REASONS
-from kessai.services import execute, timeline
-from kessai.store import payment_search
-from kessai.store.payment_search import Filters
+from kessai.services import payment_pages, timeline
+from kessai.services.payment_pages import Filters
 
 router = APIRouter()
-DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The dates a filter takes (one past them cannot be turned into an instant and back).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 NOTICES = {
     "captured": "The payment was captured.",
     "refunded": "The refund was made.",
@@ -58,11 +62,20 @@ def _day(params: QueryParams, field: str, locale: str) -> date | None:
     if not text:
         return None
     try:
-        if DAY.fullmatch(text):
-            return date.fromisoformat(text)
+        day = date.fromisoformat(text) if DAY.fullmatch(text) else None
     except ValueError:
-        pass
-    raise _refuse(locale, "%(field)s must be a date written YYYY-MM-DD.", field)
+        day = None
+    if day is None:
+        raise _refuse(locale, "%(field)s must be a date written YYYY-MM-DD.", field)
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise _refuse(
+            locale,
+            "%(field)s must be between %(first)s and %(last)s.",
+            field,
+            first=FIRST_DAY.isoformat(),
+            last=LAST_DAY.isoformat(),
+        )
+    return day
 
 
 def _midnight(day: date) -> datetime:
@@ -104,15 +117,10 @@ def read_filters(params: QueryParams, locale: str) -> Filters:
     )
 
 
-def _position(params: QueryParams, name: str) -> str | None:
-    found = params.get(name)
-    return found if found and rules.is_id(found) else None  # a mangled one: the first page
-
-
 def _choices(locale: str) -> dict[str, Any]:
     return {
         "statuses": STATUSES,
-        "types": [(slug, view.type_name(slug, locale)) for slug in PAYMENT_TYPES],
+        "types": [(slug, type_name(slug, locale)) for slug in PAYMENT_TYPES],
     }
 
 
@@ -126,21 +134,19 @@ async def payment_list(request: Request, who: CurrentViewer) -> Response:
             request, who, "payments.html", status_code=422, problem=exc.message, rows=None,
             page=None, **_choices(who.locale),
         )  # fmt: skip
-    page = await execute.read(
-        runtime(request),
-        lambda conn: payment_search.search(
-            conn,
-            who.merchant_id,
-            who.livemode,
-            filters,
-            before=_position(params, "before"),
-            after=_position(params, "after"),
-        ),
+    position = cursor(request)
+    page = await payment_pages.listing(
+        runtime(request), who.caller, filters, before=position.before, after=position.after
     )
     return show(
         request, who, "payments.html", rows=view.list_rows(page.rows, who.locale), page=page,
         filtered=any(params.get(k) for k in FIELD_LABELS), **_choices(who.locale),
     )  # fmt: skip
+
+
+def new_nonce() -> str:
+    """A fresh nonce for one rendered action form: the key that makes it act once."""
+    return secrets.token_hex(16)
 
 
 async def payment_page(
@@ -169,11 +175,13 @@ async def payment_page(
         p=p,
         found=found,
         amount=view.shown_amount(p),
-        type_label=view.type_name(p["payment_type"], who.locale),
+        type_label=type_name(p["payment_type"], who.locale),
         card=view.card_of(p),
         details=view.details(p, who.locale),
         metadata=json.dumps(p["metadata"], ensure_ascii=False, indent=2) if p["metadata"] else None,
         entries=view.timeline_rows(found.timeline, who.locale),
+        calls=view.processor_rows(found.calls, who.locale),
+        nonces={action: new_nonce() for action in found.actions},
         failed=failed,
         form=form or {},
         refundable=amounts.shown(found.refundable, p["currency"]),

@@ -19,8 +19,10 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
+from starlette.routing import Match
 
 from kessai.core.ledger import JST
 from kessai.core.money import format_amount
@@ -69,6 +71,16 @@ def when(value: datetime | str | None, locale: str) -> str:
     return str(format_datetime(value.astimezone(JST), "medium", tzinfo=JST, locale=locale))
 
 
+def translated(locale: str, value: Any, context: str | None = None) -> Markup:
+    """The `tr` filter: a value's translation, escaped. Jinja's new-style `_()` marks what it
+    returns safe, so `_(variable)` would print a value outside the catalogue as HTML;
+    templates write `{{ value|tr }}` (`{{ value|tr("context") }}` for `pgettext`) instead
+    and keep `_()` for literal strings."""
+    found = translations(locale)
+    text = str(value)
+    return escape(found.pgettext(context, text) if context else found.gettext(text))
+
+
 @lru_cache(maxsize=len(LOCALES))
 def environment(locale: str) -> Environment:
     env = Environment(
@@ -81,6 +93,7 @@ def environment(locale: str) -> Environment:
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.filters["money"] = lambda amount, currency: money(amount, currency, locale)
     env.filters["when"] = lambda value: when(value, locale)
+    env.filters["tr"] = lambda value, context=None: translated(locale, value, context)
     env.globals["locale_names"] = LOCALE_NAMES
     env.globals["link"] = link  # the pager macro uses it, imported with or without context
     return env
@@ -105,6 +118,22 @@ def link(path: str, params: dict[str, Any] | None = None, **changes: Any) -> str
     return f"{path}?{urlencode(kept)}" if kept else path
 
 
+def page_path(request: Request) -> str:
+    """The page a request shows: its own path for a GET; for a POST (an action), the page
+    the action belongs to, the nearest path above it with a GET route
+    (/dashboard/payments/{id}/refund → /dashboard/payments/{id})."""
+    path = request.url.path
+    if request.method in ("GET", "HEAD"):
+        return path
+    candidate = path
+    while candidate.count("/") > 1:
+        scope = {"type": "http", "method": "GET", "path": candidate, "root_path": ""}
+        if any(r.matches(scope)[0] == Match.FULL for r in request.app.router.routes):
+            return candidate
+        candidate = candidate.rsplit("/", 1)[0]
+    return "/dashboard"
+
+
 def page(
     request: Request,
     template: str,
@@ -120,7 +149,7 @@ def page(
         .get_template(template)
         .render(
             locale=locale,
-            path=request.url.path,
+            path=page_path(request),
             query=dict(request.query_params),
             link=link,
             **context,
@@ -138,10 +167,7 @@ def show(request: Request, viewer: Any, template: str, **context: Any) -> HTMLRe
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     """A dashboard error (a refused form, a missing object), with a way back."""
-    referer = request.headers.get("referer", "")
-    back = request.url.path if request.method == "POST" else "/dashboard"
-    if "/dashboard" in referer:
-        back = referer[referer.index("/dashboard") :]
+    back = "/dashboard" if request.method in ("GET", "HEAD") else page_path(request)
     return page(
         request,
         "error.html",

@@ -4,19 +4,22 @@ Adding one goes through the same checks as `POST /kessai/v1/webhook_endpoints`: 
 host name is looked up and judged against the server's policy before the transaction
 (`services.webhooks.vet_url`), then `add_endpoint` judges the URL as written. The new
 endpoint's signing secret is shown on the page that answers the form, and never again.
+Each form carries a nonce (`services.webhooks.add_endpoint_once`): submitting the same form
+again (reloading the answer) shows the endpoint it added, with its secret, and adds no
+second one.
 A refused form shows the page again with the problem and the field (422; 404 for an
 endpoint that is not there).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kessai.core import rules
 from kessai.dashboard.auth import CurrentViewer, Viewer, checked_form, runtime, see_other
 from kessai.dashboard.render import gettext, show
 from kessai.errors import NotFound, ParameterError
@@ -24,7 +27,6 @@ from kessai.services import execute, webhooks
 
 router = APIRouter()
 PAGE = "/dashboard/webhooks"
-ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 NOTICES = {"removed": "Endpoint removed. Nothing more is sent to it."}
 NOT_ADDED = "The endpoint was not added: see the field marked below."
 GONE = "No such webhook endpoint: it may have been removed already."
@@ -45,6 +47,7 @@ async def _page(
         "webhooks.html",
         endpoints=endpoints,
         types=webhooks.EVENT_TYPES,
+        nonce=webhooks.form_nonce(),
         notice=gettext(who.locale, notice) if notice else None,
         **context,
     )
@@ -53,7 +56,7 @@ async def _page(
 
 
 def _endpoint_id(endpoint_id: str) -> str:
-    if not ID.fullmatch(endpoint_id):
+    if not rules.is_id(endpoint_id):
         raise NotFound(GONE)
     return endpoint_id
 
@@ -74,8 +77,9 @@ async def add_endpoint(request: Request, who: CurrentViewer) -> Response:
         await webhooks.vet_url(url, livemode=who.livemode, policy=rt.settings.webhook_allow_private)
         added = await execute.write(
             rt,
-            lambda conn: webhooks.add_endpoint(
+            lambda conn: webhooks.add_endpoint_once(
                 conn,
+                nonce=form.get("nonce", ""),
                 merchant_id=who.merchant_id,
                 livemode=who.livemode,
                 url=url or None,

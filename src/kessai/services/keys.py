@@ -28,21 +28,30 @@ class Rolled:
 
 
 async def working(rt: Runtime, caller: Caller) -> list[RowMapping]:
-    """The hints of the merchant's working keys, both modes."""
-    return await execute.read(rt, lambda conn: keys.working(conn, caller.merchant_id))
+    """The hints of the merchant's working keys in the caller's mode (never the other's)."""
+    return await execute.read(
+        rt, lambda conn: keys.working(conn, caller.merchant_id, caller.livemode)
+    )
 
 
 async def roll(rt: Runtime, caller: Caller) -> Rolled:
     """Revoke the caller's mode's keys and issue new ones (shown once, never stored)."""
     now = utcnow()
 
-    async def rolling(conn: AsyncConnection) -> tuple[dict[str, str], list[str]]:
+    async def rolling(conn: AsyncConnection) -> merchants.RolledKeys:
         rolled = await merchants.roll_keys(conn, caller.merchant_id, now, only=caller.livemode)
         if rolled is None:
             raise NotFound("This merchant no longer exists.")
-        revoked = await keys.revoked_at(conn, caller.merchant_id, caller.livemode, now)
-        return rolled[caller.livemode], revoked
+        return rolled
 
-    issued, revoked = await execute.write(rt, rolling)
-    rt.keys.forget(revoked)
+    rolled = await execute.write(rt, rolling)
+    rt.keys.forget(rolled.revoked)  # the digests the roll's UPDATE ... RETURNING gave
+    issued = rolled[caller.livemode]
     return Rolled(secret=issued["secret"], publishable=issued["publishable"])
+
+
+async def sign_out(rt: Runtime, key_id: str) -> None:
+    """End the dashboard sessions the secret key `key_id` opened so far (their cookies are
+    refused from now on: `dashboard.auth.viewer`); a sign-in after this one works."""
+    now = utcnow()
+    await execute.write(rt, lambda conn: keys.sign_out(conn, key_id, now))

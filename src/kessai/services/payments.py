@@ -264,7 +264,7 @@ def refund(
                 "This payment is disputed: a chargeback on it is open or was lost, so it "
                 "cannot be refunded (see GET /chargeback_requests?payment_id=...)."
             )
-        left = row["amount_captured"] + row["tax"] - row["amount_refunded"] - row["refund_reserved"]
+        left = states.left_to_refund(row)
         amount = params.amount if params.amount is not None else left
         if not 0 < amount <= left:
             raise NotRefundable(

@@ -1,6 +1,10 @@
-"""A payment as the dashboard shows it: its facts, the actions its state allows, and its
-timeline (events, refunds, the chargeback and its steps, ledger lines, processor
-operations) in time order."""
+"""A payment as the dashboard shows it: its facts, the actions its state allows, its
+timeline (events, refunds, the chargeback and its steps, ledger lines) in time order, and
+the calls made to its processor.
+
+The timeline's times are the merchant's clock (a test clock in test mode); a processor
+call's `created_at` is the real time (`rt.clock()`), so the calls are listed apart, in
+their own order, never sorted among the timeline's entries."""
 
 from __future__ import annotations
 
@@ -13,26 +17,38 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kessai.core import payments as states
 from kessai.core.payment_types import PAYMENT_TYPES
+from kessai.core.payments import left_to_refund
 from kessai.errors import NotFound
 from kessai.services import execute
 from kessai.services.chargebacks import disputable
 from kessai.services.runtime import Caller, Runtime
-from kessai.store import payment_search
+from kessai.store import payments as payment_store
 from kessai.store import timeline as store
 
 Row = Mapping[Any, Any]
-# Ties in time keep this order: the processor is asked, then the change is recorded.
-ORDER = ("operation", "event", "refund", "refund_request", "chargeback", "ledger")
+# Ties in time keep this order.
+ORDER = ("event", "refund", "refund_request", "chargeback", "ledger")
 
 
 @dataclass(frozen=True)
 class Entry:
     at: datetime
     kind: str  # one of ORDER
-    what: str  # the event type, the ledger type, the operation kind, the chargeback step
+    what: str  # the event type, the ledger type, the chargeback step
     ref: str | None = None  # the id of the row the entry is
     amount: int | None = None  # minor units, signed for ledger lines
-    note: str | None = None  # a description, a status, a decline code
+    note: str | None = None  # a description, a status
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call to the processor, at the real time it was made (not the test clock)."""
+
+    at: datetime
+    kind: str  # authorize | capture | refund | cancel ...
+    ref: str
+    amount: int | None
+    outcome: str  # open | done | declined: <code> | the outcome's type
 
 
 @dataclass(frozen=True)
@@ -41,18 +57,9 @@ class PaymentPage:
     chargeback: Row | None
     refund_requests: Sequence[Row]
     timeline: list[Entry]
+    calls: list[Call]  # real time, oldest first: apart from `timeline`
     refundable: int  # what a refund may still take
     actions: frozenset[str]  # capture | refund | cancel | simulate | chargeback
-
-
-def left_to_refund(payment: Row) -> int:
-    """What `services.payments.refund` would still accept (it checks again)."""
-    return int(
-        payment["amount_captured"]
-        + payment["tax"]
-        - payment["amount_refunded"]
-        - payment["refund_reserved"]
-    )
 
 
 def actions(payment: Row, chargeback: Row | None) -> frozenset[str]:
@@ -86,13 +93,19 @@ def _operation_note(operation: Row) -> str:
     return str(outcome.get("type") or "done")
 
 
+def calls(operations: Sequence[Row]) -> list[Call]:
+    return [
+        Call(o["created_at"], o["kind"], o["id"], o["amount"], _operation_note(o))
+        for o in operations
+    ]
+
+
 def entries(
     events: Sequence[Row],
     refunds: Sequence[Row],
     refund_requests: Sequence[Row],
     chargeback: Row | None,
     ledger: Sequence[Row],
-    operations: Sequence[Row],
 ) -> list[Entry]:
     """Everything that happened to the payment, oldest first."""
     found = [Entry(e["created_at"], "event", e["type"], e["id"]) for e in events]
@@ -114,16 +127,14 @@ def entries(
         Entry(t["happened_at"], "ledger", t["type"], t["id"], t["amount"], t["settlement_id"])
         for t in ledger
     ]
-    found += [
-        Entry(o["created_at"], "operation", o["kind"], o["id"], o["amount"], _operation_note(o))
-        for o in operations
-    ]
     return sorted(found, key=lambda e: (e.at, ORDER.index(e.kind)))
 
 
 async def load(conn: AsyncConnection, caller: Caller, payment_id: str) -> PaymentPage:
     scope = (caller.merchant_id, caller.livemode)
-    payment = await payment_search.one(conn, *scope, payment_id)
+    payment = await payment_store.get(
+        conn, payment_id, merchant_id=caller.merchant_id, livemode=caller.livemode
+    )
     if payment is None:
         raise NotFound(f"No payment {payment_id!r} exists for this merchant and mode.")
     chargeback = await store.chargeback_of(conn, *scope, payment_id)
@@ -135,13 +146,13 @@ async def load(conn: AsyncConnection, caller: Caller, payment_id: str) -> Paymen
         requests,
         chargeback,
         await store.ledger_lines(conn, *scope, payment_id),
-        await store.operations_of(conn, *scope, payment_id),
     )
     return PaymentPage(
         payment,
         chargeback,
         requests,
         timeline,
+        calls(await store.operations_of(conn, *scope, payment_id)),
         max(0, left_to_refund(payment)),
         actions(payment, chargeback),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -15,10 +16,10 @@ from kessai.core.times import iso
 from kessai.errors import InvalidParameter, MissingParameter, NotFound
 from kessai.ids import new_id
 from kessai.schemas.requests import ListParams
-from kessai.store import events, keyset, rows, webhooks
+from kessai.store import events, idempotency, keyset, rows, webhooks
 from kessai.store.tables import events as events_table
 from kessai.worker.addresses import Resolver, Unresolvable, system_resolver, vet
-from kessai.worker.signing import sign
+from kessai.worker.delivery import event_headers
 
 ADD_LOOKUP = 3.0  # seconds a name lookup may take when an endpoint is added
 
@@ -159,6 +160,46 @@ async def add_endpoint(
     return endpoint_view(values, with_secret=True)
 
 
+FORM_KEY = "dashboard-webhook-form:"  # an idempotency key's prefix: one add per form
+FORM_FINGERPRINT = "dashboard-webhook-form"
+FORM_NONCE = re.compile(r"[0-9a-f]{32}")
+
+
+def form_nonce() -> str:
+    """A fresh nonce for the dashboard's add-endpoint form (`add_endpoint_once`)."""
+    return secrets.token_hex(16)
+
+
+async def add_endpoint_once(
+    conn: AsyncConnection, *, nonce: str, merchant_id: str, livemode: bool, **add: Any
+) -> dict[str, Any] | None:
+    """`add_endpoint`, once per form: the dashboard's form carries a nonce, kept as an
+    idempotency key (in the add's own transaction), so submitting the same form again (a
+    reload of the answer) shows the endpoint it added, with its secret, instead of adding
+    a second. None when that endpoint has been removed since. A malformed nonce is a 422
+    naming `nonce` (the form is stale: reload it)."""
+    if not FORM_NONCE.fullmatch(nonce):
+        raise InvalidParameter("nonce: this form is not one the dashboard made.", param="nonce")
+    key = FORM_KEY + nonce
+    claimed = await idempotency.claim(
+        conn,
+        merchant_id=merchant_id,
+        livemode=livemode,
+        key=key,
+        fingerprint=FORM_FINGERPRINT,
+        now=add["now"],
+    )
+    if claimed is None:
+        done = await idempotency.existing(conn, merchant_id=merchant_id, livemode=livemode, key=key)
+        if done is None or done["fingerprint"] != FORM_FINGERPRINT or done["body"] is None:
+            raise InvalidParameter("nonce: this form is not one the dashboard made.", param="nonce")
+        found = await webhooks.endpoint(conn, bytes(done["body"]).decode(), merchant_id, livemode)
+        return None if found is None else endpoint_view(found, with_secret=True)
+    added = await add_endpoint(conn, merchant_id=merchant_id, livemode=livemode, **add)
+    await idempotency.finish(conn, claimed, 200, added["id"].encode())
+    return added
+
+
 async def _ping(conn: AsyncConnection, endpoint: Mapping[Any, Any], now: Any) -> str:
     """Record a `ping` event queued to `endpoint` alone; its id."""
     return await events.insert(
@@ -241,7 +282,7 @@ async def deliveries(
     conn: AsyncConnection, event_id: str, merchant_id: str, livemode: bool
 ) -> dict[str, Any]:
     await event(conn, event_id, merchant_id, livemode)  # 404 unless it is theirs
-    found = await webhooks.deliveries_of(conn, event_id)
+    found = await webhooks.deliveries_with_attempts(conn, event_id)
     return {
         "event": event_id,
         "deliveries": [
@@ -317,16 +358,10 @@ def without_user_info(url: str) -> str:
 def sent_headers(
     url: str, event_id: str, event_type: str, body: str, secret: str
 ) -> list[tuple[str, str]]:
-    """The headers every attempt to an endpoint carries (`worker.delivery.Deliverer._send`);
-    the signature is computed from the secret, which itself is never shown (nor is the
-    password of a URL with user info)."""
-    headers = [
-        ("Content-Type", "application/json"),
-        ("User-Agent", "Komoju-Webhook"),
-        ("X-Komoju-ID", event_id),
-        ("X-Komoju-Event", event_type),
-        ("X-Komoju-Signature", sign(secret, body.encode())),
-    ]
+    """The headers every attempt to an endpoint carries: the worker's own
+    (`worker.delivery.event_headers`); the signature is computed from the secret, which
+    itself is never shown (nor is the password of a URL with user info)."""
+    headers = list(event_headers(event_id, event_type, body.encode(), secret).items())
     if without_user_info(url) != url:
         headers.append(("Authorization", "Basic ********"))
     return headers

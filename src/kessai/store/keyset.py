@@ -25,11 +25,34 @@ class Page:
     newer: str | None  # the id to ask `after=` for the previous page, if there is one
 
 
+@dataclass(frozen=True)
+class Cursor:
+    """A pager position from the query: `before` or `after` an id (or neither)."""
+
+    before: str | None = None
+    after: str | None = None
+
+
+async def _anchor(
+    conn: AsyncConnection,
+    table: sa.Table,
+    where: Sequence[sa.ColumnElement[bool]],
+    row_id: str,
+    time: sa.ColumnElement[Any],
+) -> tuple[Any, str] | None:
+    """The (sort value, id) of the row named by a cursor, if it is one `where` lets this
+    caller see: another merchant's row (or mode's) is as good as none, so its time is
+    never used to bound (and so reveal) anything."""
+    found = (
+        await conn.execute(sa.select(time, table.c.id).where(*where, table.c.id == row_id))
+    ).first()
+    return None if found is None else (found[0], str(found[1]))
+
+
 def _position(
-    table: sa.Table, row_id: str, newer: bool, column: str = "created_at"
+    table: sa.Table, time: sa.ColumnElement[Any], anchor: tuple[Any, str], newer: bool
 ) -> sa.ColumnElement[bool]:
-    time = table.c[column]
-    at = sa.select(time).where(table.c.id == row_id).scalar_subquery()
+    at, row_id = anchor
     # The plain bound first (`time <= at`) lets the index seek to the position; the OR alone
     # would walk every row from the newest (or oldest) to it.
     if newer:
@@ -49,17 +72,23 @@ async def page(
     time: str = "created_at",
 ) -> Page:
     """One page of `table`'s rows matching `where`, newest first (`before`/`after` as above;
-    an id of another merchant's row or none matches nothing, so it is as good as none).
-    `time`: the column that orders them (`happened_at` for balance transactions)."""
+    an id `where` does not match, such as another merchant's row, is as good as none: the
+    first page). `time`: the column that orders them (`happened_at` for balance
+    transactions)."""
     limit = max(1, min(limit, MAX_LIMIT))
     at = table.c[time]
     query = sa.select(*(columns or [table])).where(*where)
-    if after is not None:
-        query = query.where(_position(table, after, newer=True, column=time))
+    # The anchor is read with the page's own filter, in one query, before the page.
+    named = after if after is not None else before
+    anchor = None if named is None else await _anchor(conn, table, where, named, at)
+    if anchor is None:
+        before = after = None  # unknown, or not this caller's to see: the first page
+    if after is not None and anchor is not None:
+        query = query.where(_position(table, at, anchor, newer=True))
         query = query.order_by(at.asc(), table.c.id.asc())
     else:
-        if before is not None:
-            query = query.where(_position(table, before, newer=False, column=time))
+        if anchor is not None:
+            query = query.where(_position(table, at, anchor, newer=False))
         query = query.order_by(at.desc(), table.c.id.desc())
     rows = list((await conn.execute(query.limit(limit + 1))).mappings())
     more = len(rows) > limit

@@ -103,6 +103,13 @@ async def list_merchants(
     ]
 
 
+class RolledKeys(dict[bool, dict[str, str]]):
+    """{livemode: {kind: key}} of the keys a roll issued, and `revoked`: the digests of
+    the keys it revoked."""
+
+    revoked: list[str]
+
+
 async def roll_keys(
     conn: AsyncConnection,
     merchant_id: str,
@@ -110,12 +117,13 @@ async def roll_keys(
     *,
     modes: Iterable[bool] = (False,),
     only: bool | None = None,
-) -> dict[bool, dict[str, str]] | None:
+) -> RolledKeys | None:
     """Revoke every working key of the merchant and issue new ones for the same modes,
     and for `modes` if it had none there; returns {livemode: {kind: key}}, or None if
-    there is no such merchant. `only` (a mode) rolls that mode's keys alone (the
-    dashboard, signed in to one mode). The merchant row is locked, so two rolls at once
-    issue one set each in turn, never two working sets."""
+    there is no such merchant (`.revoked`: the digests of the keys revoked, to drop from
+    a key cache). `only` (a mode) rolls that mode's keys alone (the dashboard, signed in
+    to one mode). The merchant row is locked, so two rolls at once issue one set each in
+    turn, never two working sets."""
     locked = (
         await conn.execute(
             sa.select(merchants.c.id).where(merchants.c.id == merchant_id).with_for_update()
@@ -127,11 +135,18 @@ async def roll_keys(
     if only is not None:
         working.append(api_keys.c.livemode == only)
         modes = (only,)
-    revoked = await conn.execute(
-        api_keys.update().where(*working).values(revoked_at=now).returning(api_keys.c.livemode)
-    )
-    issue = sorted({bool(livemode) for (livemode,) in revoked} | set(modes))
-    return {livemode: await issue_keys(conn, merchant_id, livemode, now) for livemode in issue}
+    revoked = (
+        await conn.execute(
+            api_keys.update()
+            .where(*working)
+            .values(revoked_at=now)
+            .returning(api_keys.c.livemode, api_keys.c.key_digest)
+        )
+    ).all()
+    issue = sorted({bool(livemode) for livemode, _ in revoked} | set(modes))
+    rolled = RolledKeys({m: await issue_keys(conn, merchant_id, m, now) for m in issue})
+    rolled.revoked = [str(digest) for _, digest in revoked]
+    return rolled
 
 
 async def find_key(conn: AsyncConnection, digest: str) -> KeyOwner | None:
@@ -158,28 +173,6 @@ async def key_id_of(conn: AsyncConnection, digest: str) -> str | None:
     )
     found = (await conn.execute(query)).scalar()
     return None if found is None else str(found)
-
-
-async def working_secret_key(conn: AsyncConnection, key_id: str) -> KeyOwner | None:
-    """The owner of the secret key with this row id, while it works (not revoked)."""
-    row = (
-        await conn.execute(
-            sa.select(
-                api_keys.c.merchant_id,
-                merchants.c.name,
-                api_keys.c.kind,
-                api_keys.c.livemode,
-                api_keys.c.key_digest,
-            )
-            .join(merchants, merchants.c.id == api_keys.c.merchant_id)
-            .where(
-                api_keys.c.id == key_id,
-                api_keys.c.kind == "secret",
-                api_keys.c.revoked_at.is_(None),
-            )
-        )
-    ).first()
-    return KeyOwner(*row) if row else None
 
 
 async def merchant_exists(conn: AsyncConnection, merchant_id: str) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kessai.store import keyset
+from kessai.store.keyset import Cursor
 from kessai.store.tables import customers, payments, sessions, subscriptions
 
 SESSION_STATUSES = ("pending", "expired", "completed", "cancelled")
@@ -28,12 +29,6 @@ class Scope:
 
     def of(self, table: sa.Table) -> list[sa.ColumnElement[bool]]:
         return [table.c.merchant_id == self.merchant_id, table.c.livemode == self.livemode]
-
-
-@dataclass(frozen=True)
-class Cursor:
-    before: str | None = None
-    after: str | None = None
 
 
 def _session_status(status: str, now: datetime) -> sa.ColumnElement[bool]:

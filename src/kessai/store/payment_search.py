@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kessai.store import keyset
@@ -88,13 +87,3 @@ async def search(
         after=after,
         limit=limit,
     )
-
-
-async def one(
-    conn: AsyncConnection, merchant_id: str, livemode: bool, payment_id: str
-) -> RowMapping | None:
-    """The whole payment, if it is this merchant's in this mode."""
-    query = sa.select(table).where(
-        table.c.id == payment_id, table.c.merchant_id == merchant_id, table.c.livemode == livemode
-    )
-    return (await conn.execute(query)).mappings().first()

@@ -60,6 +60,8 @@ api_keys = sa.Table(
     sa.Column("key_hint", sa.String(20), nullable=False),  # e.g. "sk_test_…ab12"
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    # The last dashboard sign-out: sessions of this key issued until then are over.
+    sa.Column("signed_out_at", UTCDateTime(), nullable=True),
 )
 
 sessions = sa.Table(
@@ -396,6 +398,7 @@ subscriptions = sa.Table(
     sa.Column("ended_at", UTCDateTime(), nullable=True),
     sa.Index(None, "merchant_id", "livemode", "created_at"),
     sa.Index(None, "due_at"),
+    sa.Index(None, "customer_id"),  # a customer's subscriptions (the dashboard's customer page)
 )
 
 # 3-D Secure done before a direct payment: the token id is then `payment_details`, once.

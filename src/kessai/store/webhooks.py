@@ -192,36 +192,6 @@ async def redeliver(
     return count
 
 
-async def deliveries_of(conn: AsyncConnection, event_id: str) -> list[dict[str, Any]]:
-    rows = (
-        (
-            await conn.execute(
-                sa.select(D, E.c.url)
-                .join(E, E.c.id == D.c.endpoint_id)
-                .where(D.c.event_id == event_id)
-                .order_by(D.c.id)
-            )
-        )
-        .mappings()
-        .all()
-    )
-    result = []
-    for row in rows:
-        attempts = (
-            (
-                await conn.execute(
-                    sa.select(webhook_attempts)
-                    .where(webhook_attempts.c.delivery_id == row["id"])
-                    .order_by(webhook_attempts.c.attempt)
-                )
-            )
-            .mappings()
-            .all()
-        )
-        result.append({**row, "attempt_rows": list(attempts)})
-    return result
-
-
 async def endpoint(
     conn: AsyncConnection, endpoint_id: str, merchant_id: str, livemode: bool
 ) -> RowMapping | None:

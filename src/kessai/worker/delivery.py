@@ -169,13 +169,7 @@ class Deliverer:
         if row["deleted_at"] is not None:
             return Result(None, "the endpoint was removed", None, 0)
         body = row["body"].encode()
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "Komoju-Webhook",
-            "X-Komoju-ID": row["event_id"],
-            "X-Komoju-Event": row["type"],
-            "X-Komoju-Signature": sign(row["secret"], body),
-        }
+        headers = event_headers(row["event_id"], row["type"], body, row["secret"])
         start = time.perf_counter()
         try:
             # An overall deadline: a receiver that trickles its answer cannot hold us.
@@ -226,6 +220,19 @@ class Deliverer:
                 attempted = 0
             if attempted < self.batch:
                 await asyncio.sleep(idle)
+
+
+def event_headers(event_id: str, event_type: str, body: bytes, secret: str) -> dict[str, str]:
+    """The KOMOJU headers of every attempt to deliver an event (the dashboard shows these
+    too: `services.webhooks.sent_headers`); `pinned` adds Host, and basic auth for a URL
+    with user info."""
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "Komoju-Webhook",
+        "X-Komoju-ID": event_id,
+        "X-Komoju-Event": event_type,
+        "X-Komoju-Signature": sign(secret, body),
+    }
 
 
 def log_attempt(row: Any, outcome: dict[str, Any]) -> None:
