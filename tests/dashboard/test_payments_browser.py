@@ -4,20 +4,22 @@ the list and the payment page in ja/en/ko at 1280 and 390 px."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from tests.api.helpers import authorized_payment, cash_details, create_payment, get_payment
 from tests.conftest import Merchant, Server
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from tests.dashboard.browser import (
+    LOCALES,
+    SHOTS,
+    WIDTHS,
+    browser_fixture,  # noqa: F401
+    check,
+    signed_in,
+)
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 ORDER = "BROWSER-ORDER-7"
 
 
@@ -46,37 +48,12 @@ def made(server: Server) -> tuple[Merchant, dict[str, str]]:
     return merchant, ids
 
 
-@pytest.fixture(scope="module")
-def browser(made: tuple[Merchant, dict[str, str]]) -> Iterator[Browser]:
-    pw: Playwright
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def signed_in_page(browser: Browser, merchant: Merchant, width: int) -> Page:
-    context = browser.new_context(
-        locale="en-US", viewport={"width": width, "height": 900}, base_url=merchant.server.base_url
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.goto("/dashboard/login")
-    page.fill("input[name=key]", merchant.secret_key)
-    page.press("input[name=key]", "Enter")
-    page.wait_for_url("**/dashboard/payments")
-    return page
-
-
 def test_find_a_payment_and_refund_part_of_it(
-    browser: Browser, made: tuple[Merchant, dict[str, str]]
+    made: tuple[Merchant, dict[str, str]], browser: Browser
 ) -> None:
     merchant, ids = made
-    page = signed_in_page(browser, merchant, 1280)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    try:
+    with signed_in(browser, merchant) as page:
         page.fill("[data-testid=search]", ORDER)
         page.press("[data-testid=search]", "Enter")
         rows = page.locator("[data-testid=payment-row]")
@@ -100,8 +77,6 @@ def test_find_a_payment_and_refund_part_of_it(
         page.click("[data-testid=refund-form] button[type=submit]")
         expect(page.locator("[data-testid=problem]")).to_contain_text("what is left to refund")
         expect(page.locator("#refund-amount")).to_have_value("3801")
-    finally:
-        page.context.close()
     with merchant.client() as api:
         after = get_payment(api, ids["refund_me"])
     assert after["amount_refunded"] == 1200 and after["status"] == "captured"
@@ -110,16 +85,13 @@ def test_find_a_payment_and_refund_part_of_it(
     ]
 
 
-@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("width", WIDTHS)
 def test_pages_pass_axe_in_every_locale(
-    browser: Browser, made: tuple[Merchant, dict[str, str]], width: int
+    made: tuple[Merchant, dict[str, str]], browser: Browser, width: int
 ) -> None:
     merchant, ids = made
-    page = signed_in_page(browser, merchant, width)
-    axe = Axe()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    try:
-        for locale in ("ja", "en", "ko"):
+    with signed_in(browser, merchant, width) as page:
+        for locale in LOCALES:
             page.goto(f"/dashboard/locale/{locale}?next=/dashboard/payments")
             for name, path in [
                 ("payments", "/dashboard/payments"),
@@ -129,14 +101,4 @@ def test_pages_pass_axe_in_every_locale(
                 ("payment-authorized", f"/dashboard/payments/{ids['authorized']}"),
             ]:
                 page.goto(path)
-                expect(page.locator("html")).to_have_attribute("lang", locale)
-                expect(page.locator("h1")).to_have_count(1)
-                results = axe.run(page)
-                assert results.violations_count == 0, (name, locale, results.generate_report())
-                page.screenshot(path=str(SHOTS / f"{name}-{locale}-{width}.png"), full_page=True)
-                overflow = page.evaluate(
-                    "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-                )
-                assert overflow <= 0, f"{name} ({locale}) is wider than {width} px"
-    finally:
-        page.context.close()
+                check(page, name, locale, width)
